@@ -1,0 +1,45 @@
+// A Worker is one event loop (asio::io_context with concurrency hint 1) on one thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+
+namespace tandem::core {
+
+class Worker {
+ public:
+  explicit Worker(std::string name);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  asio::io_context& io();
+  Clock& clock() { return *clock_; }
+  const std::string& name() const { return name_; }
+
+  // Runs the loop on the calling thread until stop(); work_guard keeps it alive when idle.
+  void run();
+  // Runs the loop on a thread of its own.
+  void start_thread();
+  // Asks the loop to return; safe from any thread.
+  void stop();
+  // Waits for the thread started by start_thread().
+  void join();
+  // Runs fn on this worker's loop; safe from any thread.
+  void post(std::function<void()> fn);
+  bool running_in_this_thread() const;
+
+ private:
+  struct Impl;
+  std::string name_;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Clock> clock_;
+  std::thread thread_;
+};
+
+}  // namespace tandem::core
