@@ -1,0 +1,57 @@
+// tandem: the operator's command. Subcommands: demo (more arrive with the daemons).
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "app/demo.h"
+#include "app/version.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: tandem COMMAND [OPTIONS]\n"
+    "\n"
+    "Two nodes, one address that never goes dark.\n"
+    "\n"
+    "Commands:\n"
+    "  demo [--examples DIR]   show what tandem does, with what this build has\n"
+    "  version                 print the version\n"
+    "  help                    this text\n"
+    "\n"
+    "The daemons are tandem-lb (haproxy.cfg) and tandem-vrrp (keepalived.conf).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tandem;
+  if (argc < 2) {
+    fmt::print(stderr, "{}", kUsage);
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version" || cmd == "-v") {
+    fmt::print("tandem {}\n", app::kVersion);
+    return 0;
+  }
+  if (cmd == "demo") {
+    app::DemoOptions options;
+    for (int i = 2; i < argc; ++i) {
+      std::string_view a = argv[i];
+      if (a == "--examples" && i + 1 < argc) {
+        options.examples_dir = argv[++i];
+      } else {
+        fmt::print(stderr, "tandem demo: unknown option '{}'\n", a);
+        return 2;
+      }
+    }
+    return app::run_demo(options);
+  }
+  fmt::print(stderr, "tandem: unknown command '{}'\n\n{}", cmd, kUsage);
+  return 2;
+}
