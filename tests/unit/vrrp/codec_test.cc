@@ -89,14 +89,14 @@ RxCheck v2_pass_config() {
   return c;
 }
 
-TEST(Decode, CapturedPacketsPass) {
+TEST(VrrpDecode, CapturedPacketsPass) {
   EXPECT_EQ(status4(kV2Unicast, v2_unicast_config()), RxStatus::kOk);
   EXPECT_EQ(status4(kV2Pass, v2_pass_config()), RxStatus::kOk);
   EXPECT_EQ(status4(kV3Unicast), RxStatus::kOk);
   EXPECT_EQ(decode_ipv6(kSrc6, kDst6, 255, kV3Ipv6Payload, {}).status, RxStatus::kOk);
 }
 
-TEST(Decode, FieldsOfAV2PassAdvert) {
+TEST(VrrpDecode, FieldsOfAV2PassAdvert) {
   const Decoded d = decode_ipv4_packet(kV2Pass, v2_pass_config());
   ASSERT_TRUE(d.ok()) << d.status;
   EXPECT_EQ(d.ip.source, kSrc4);
@@ -118,7 +118,7 @@ TEST(Decode, FieldsOfAV2PassAdvert) {
             "[198.18.0.101 198.18.0.102]");
 }
 
-TEST(Decode, TooShort) {
+TEST(VrrpDecode, TooShort) {
   EXPECT_EQ(status4(Bytes(kV2Unicast.begin(), kV2Unicast.begin() + 19)), RxStatus::kTooShort);
   // Cut below the IPv4 total length.
   EXPECT_EQ(status4(Bytes(kV2Unicast.begin(), kV2Unicast.end() - 1)), RxStatus::kTooShort);
@@ -132,13 +132,13 @@ TEST(Decode, TooShort) {
   EXPECT_EQ(decode_ipv6(kSrc6, kDst6, 255, {}, {}).status, RxStatus::kTooShort);
 }
 
-TEST(Decode, TrailingLinkPaddingIsIgnored) {
+TEST(VrrpDecode, TrailingLinkPaddingIsIgnored) {
   Bytes p = kV3Unicast;
   p.resize(46, 0);  // as an Ethernet minimum frame would pad it
   EXPECT_EQ(status4(p), RxStatus::kOk);
 }
 
-TEST(Decode, BadIpHeader) {
+TEST(VrrpDecode, BadIpHeader) {
   EXPECT_EQ(status4(mutated(kV3Unicast, [](Bytes& p) { p[0] = 0x65; })), RxStatus::kBadIpHeader);
   EXPECT_EQ(status4(mutated(kV3Unicast, [](Bytes& p) { p[0] = 0x44; })), RxStatus::kBadIpHeader);
   EXPECT_EQ(status4(mutated(kV3Unicast, [](Bytes& p) { p[3] = 19; })), RxStatus::kBadIpHeader);
@@ -150,7 +150,7 @@ TEST(Decode, BadIpHeader) {
   EXPECT_EQ(status4(mutated(kV3Unicast, [](Bytes& p) { p[6] = 0x40; })), RxStatus::kOk);
 }
 
-TEST(Decode, IpOptionsAreSkipped) {
+TEST(VrrpDecode, IpOptionsAreSkipped) {
   Bytes p(kV3Unicast.begin(), kV3Unicast.begin() + 20);
   p[0] = 0x46;
   p[3] = 36;
@@ -162,18 +162,18 @@ TEST(Decode, IpOptionsAreSkipped) {
   EXPECT_EQ(d.advert.vrid, 53);
 }
 
-TEST(Decode, BadIpChecksum) {
+TEST(VrrpDecode, BadIpChecksum) {
   Bytes p = kV3Unicast;
   p[11] ^= 1;
   EXPECT_EQ(status4(p), RxStatus::kBadIpChecksum);
 }
 
-TEST(Decode, NotVrrp) {
+TEST(VrrpDecode, NotVrrp) {
   EXPECT_EQ(status4(mutated(kV3Unicast, [](Bytes& p) { p[9] = 17; })), RxStatus::kNotVrrp);
   EXPECT_EQ(status4(mutated(kV2Pass, [](Bytes& p) { p[9] = 51; })), RxStatus::kNotVrrp);  // AH
 }
 
-TEST(Decode, TtlIsCheckedOnlyWhenAsked) {
+TEST(VrrpDecode, TtlIsCheckedOnlyWhenAsked) {
   const Bytes p = mutated(kV2Unicast, [](Bytes& b) { b[8] = 254; });
   RxCheck check = v2_unicast_config();
   EXPECT_EQ(status4(p, check), RxStatus::kBadTtl);
@@ -184,7 +184,7 @@ TEST(Decode, TtlIsCheckedOnlyWhenAsked) {
             RxStatus::kOk);
 }
 
-TEST(Decode, BadVersion) {
+TEST(VrrpDecode, BadVersion) {
   for (uint8_t v : {0, 1, 4, 15}) {
     const Bytes p =
         mutated(kV3Unicast, [v](Bytes& b) { b[20] = static_cast<uint8_t>(v << 4 | 1); });
@@ -194,7 +194,7 @@ TEST(Decode, BadVersion) {
   EXPECT_EQ(status4(kV2Unicast, {.version = 3}), RxStatus::kBadVersion);
 }
 
-TEST(Decode, BadAddressFamily) {
+TEST(VrrpDecode, BadAddressFamily) {
   // VRRPv2 is IPv4 only.
   Bytes v2in6 = {0x21, 0x36, 0x78, 0x01, 0x00, 0x01, 0x00, 0x00};
   v2in6.insert(v2in6.end(), kV3Ipv6Payload.begin() + 8, kV3Ipv6Payload.end());
@@ -205,14 +205,14 @@ TEST(Decode, BadAddressFamily) {
   EXPECT_EQ(decode({kSrc6, kDst4, 255, kV3Ipv6Payload}, {}).status, RxStatus::kBadAddressFamily);
 }
 
-TEST(Decode, BadType) {
+TEST(VrrpDecode, BadType) {
   for (uint8_t t : {0, 2, 15}) {
     const Bytes p = mutated(kV2Unicast, [t](Bytes& b) { b[20] = static_cast<uint8_t>(0x20 | t); });
     EXPECT_EQ(status4(p), RxStatus::kBadType) << int(t);
   }
 }
 
-TEST(Decode, LengthMustMatchCount) {
+TEST(VrrpDecode, LengthMustMatchCount) {
   EXPECT_EQ(status4(mutated(kV2Pass, [](Bytes& b) { b[23] = 3; })), RxStatus::kBadLength);
   EXPECT_EQ(status4(mutated(kV2Pass, [](Bytes& b) { b[23] = 1; })), RxStatus::kBadLength);
   EXPECT_EQ(status4(mutated(kV2Pass, [](Bytes& b) { b[23] = 255; })), RxStatus::kBadLength);
@@ -232,7 +232,7 @@ TEST(Decode, LengthMustMatchCount) {
   EXPECT_EQ(decode_ipv6(kSrc6, kDst6, 255, six, {}).status, RxStatus::kBadLength);
 }
 
-TEST(Decode, CountZeroIsWellFormed) {
+TEST(VrrpDecode, CountZeroIsWellFormed) {
   Bytes p(kV3Unicast.begin(), kV3Unicast.end() - 4);
   p[3] = 28;
   p[23] = 0;
@@ -242,7 +242,7 @@ TEST(Decode, CountZeroIsWellFormed) {
   EXPECT_TRUE(d.advert.addresses.empty());
 }
 
-TEST(Decode, BadChecksum) {
+TEST(VrrpDecode, BadChecksum) {
   EXPECT_EQ(status4(mutated(
                 kV2Unicast, [](Bytes& b) { b[27] ^= 0x01; }, false)),
             RxStatus::kBadChecksum);
@@ -268,7 +268,7 @@ TEST(Decode, BadChecksum) {
             RxStatus::kBadChecksum);
 }
 
-TEST(Decode, V3Ipv4ChecksumModes) {
+TEST(VrrpDecode, V3Ipv4ChecksumModes) {
   // Keepalived 2.2 (default): with the pseudo-header. RFC 9568 peers: without.
   const RxCheck as_v2{.v3_checksum_as_v2 = true};
   EXPECT_EQ(status4(kV3Unicast), RxStatus::kOk);
@@ -285,7 +285,7 @@ TEST(Decode, V3Ipv4ChecksumModes) {
   EXPECT_EQ(decode_ipv6(kSrc6, kDst6, 255, kV3Ipv6Payload, as_v2).status, RxStatus::kOk);
 }
 
-TEST(Decode, VridMismatch) {
+TEST(VrrpDecode, VridMismatch) {
   EXPECT_EQ(status4(kV2Unicast, {.vrid = 52}), RxStatus::kVridMismatch);
   const Decoded d = decode_ipv4_packet(kV3Unicast, {.vrid = 1});
   EXPECT_EQ(d.status, RxStatus::kVridMismatch);
@@ -293,7 +293,7 @@ TEST(Decode, VridMismatch) {
   EXPECT_EQ(status4(kV3Unicast, {.vrid = 53}), RxStatus::kOk);
 }
 
-TEST(Decode, AuthTypes) {
+TEST(VrrpDecode, AuthTypes) {
   const auto with_auth_type = [](uint8_t t) {
     return mutated(kV2Pass, [t](Bytes& b) { b[24] = t; });
   };
@@ -310,7 +310,7 @@ TEST(Decode, AuthTypes) {
   EXPECT_EQ(status4(kV2Pass), RxStatus::kOk);
 }
 
-TEST(Decode, AuthPassword) {
+TEST(VrrpDecode, AuthPassword) {
   RxCheck c = v2_pass_config();
   c.auth_data = auth_pass("secret13");
   const Decoded d = decode_ipv4_packet(kV2Pass, c);
@@ -326,7 +326,7 @@ TEST(Decode, AuthPassword) {
             RxStatus::kAuthMismatch);
 }
 
-TEST(Decode, V2IntervalMismatch) {
+TEST(VrrpDecode, V2IntervalMismatch) {
   RxCheck c = v2_unicast_config();
   c.v2_interval = 2;
   EXPECT_EQ(status4(kV2Unicast, c), RxStatus::kIntervalMismatch);
@@ -337,7 +337,7 @@ TEST(Decode, V2IntervalMismatch) {
   EXPECT_EQ(status4(kV3Unicast, {.v2_interval = 5}), RxStatus::kOk);
 }
 
-TEST(Decode, Addresses) {
+TEST(VrrpDecode, Addresses) {
   const std::vector<IpAddress> two = {IpAddress::v4(198, 18, 0, 100),
                                       IpAddress::v4(198, 18, 0, 101)};
   const std::vector<IpAddress> other = {IpAddress::v4(198, 18, 0, 99)};
@@ -357,7 +357,7 @@ TEST(Decode, Addresses) {
             RxStatus::kAddressListMismatch);
 }
 
-TEST(Decode, V3ReservedBitsAreIgnoredButKept) {
+TEST(VrrpDecode, V3ReservedBitsAreIgnoredButKept) {
   const Bytes p = mutated(kV3Unicast, [](Bytes& b) { b[24] = 0xf0; });
   const Decoded d = decode_ipv4_packet(p, {});
   ASSERT_TRUE(d.ok()) << d.status;
@@ -368,7 +368,7 @@ TEST(Decode, V3ReservedBitsAreIgnoredButKept) {
   EXPECT_EQ(*again, Bytes(p.begin() + 20, p.end()));
 }
 
-TEST(RxStatusNames, AreDistinct) {
+TEST(VrrpRxStatus, AreDistinct) {
   std::set<std::string_view> names;
   for (size_t i = 0; i < kRxStatusCount; ++i) names.insert(to_string(static_cast<RxStatus>(i)));
   EXPECT_EQ(names.size(), kRxStatusCount);
@@ -388,7 +388,7 @@ Advert v3_advert() {
   return a;
 }
 
-TEST(Encode, BuildsKeepalivedBytes) {
+TEST(VrrpEncode, BuildsKeepalivedBytes) {
   auto msg = encode(v3_advert(), {kSrc4, kDst4});
   ASSERT_TRUE(msg) << msg.error().to_string();
   EXPECT_EQ(*msg, Bytes(kV3Unicast.begin() + 20, kV3Unicast.end()));
@@ -409,7 +409,7 @@ TEST(Encode, BuildsKeepalivedBytes) {
   EXPECT_EQ(*pkt, kV2Pass);
 }
 
-TEST(Encode, V3ChecksumAsV2) {
+TEST(VrrpEncode, V3ChecksumAsV2) {
   auto msg = encode(v3_advert(), {kSrc4, kDst4, true});
   ASSERT_TRUE(msg);
   EXPECT_EQ(internet_checksum(*msg), 0);
@@ -417,7 +417,7 @@ TEST(Encode, V3ChecksumAsV2) {
   EXPECT_EQ(decode({kSrc4, kDst4, 255, *msg}, {}).status, RxStatus::kBadChecksum);
 }
 
-TEST(Encode, RefusesWhatTheWireCannotCarry) {
+TEST(VrrpEncode, RefusesWhatTheWireCannotCarry) {
   Advert a = v3_advert();
   EXPECT_FALSE(encode(a, {kSrc4, kDst6}));  // mixed families
   EXPECT_FALSE(encode(a, {kSrc6, kDst6}));  // an IPv4 address in an IPv6 advert
@@ -444,7 +444,7 @@ TEST(Encode, RefusesWhatTheWireCannotCarry) {
   EXPECT_FALSE(encode_ipv4_packet(v3_advert(), {kSrc6, kDst6}, 0));
 }
 
-TEST(Encode, RoundTripsIpv6) {
+TEST(VrrpEncode, RoundTripsIpv6) {
   Advert a;
   a.version = 3;
   a.vrid = 54;
@@ -461,7 +461,7 @@ TEST(Encode, RoundTripsIpv6) {
   EXPECT_EQ(d.advert, a);
 }
 
-TEST(Advert, Interval) {
+TEST(VrrpAdvert, Interval) {
   Advert a;
   a.version = 3;
   EXPECT_TRUE(a.set_interval(Centiseconds(10)));
@@ -479,7 +479,7 @@ TEST(Advert, Interval) {
   EXPECT_FALSE(a.set_interval(std::chrono::seconds(256)));
 }
 
-TEST(IpAddressType, ParsesPrintsAndClassifies) {
+TEST(VrrpIpAddress, ParsesPrintsAndClassifies) {
   EXPECT_EQ(IpAddress::parse("198.18.0.1"), kSrc4);
   EXPECT_EQ(kSrc4.to_string(), "198.18.0.1");
   EXPECT_EQ(kDst6.to_string(), "ff02::12");

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -222,9 +223,14 @@ const Expected kCaptures[] = {
      0xe965},
 };
 
-class Golden : public ::testing::TestWithParam<Expected> {};
+// gtest prints a parameter by this; the bytes of the struct say nothing.
+void PrintTo(const Expected& e, std::ostream* out) {
+  *out << e.name;
+}
 
-TEST_P(Golden, EveryAdvertDecodesAndReencodes) {
+class VrrpGolden : public ::testing::TestWithParam<Expected> {};
+
+TEST_P(VrrpGolden, EveryAdvertDecodesAndReencodes) {
   const Expected& want = GetParam();
   const auto cap = read_capture(want.name);
   ASSERT_TRUE(cap);
@@ -305,7 +311,7 @@ std::string capture_name(const ::testing::TestParamInfo<Expected>& param) {
   return n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Keepalived227, Golden, ::testing::ValuesIn(kCaptures), capture_name);
+INSTANTIATE_TEST_SUITE_P(Keepalived227, VrrpGolden, ::testing::ValuesIn(kCaptures), capture_name);
 
 }  // namespace
 }  // namespace tandem::vrrp
