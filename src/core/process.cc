@@ -524,7 +524,8 @@ struct ProcessRunner::Impl {
       run->result.error = "exit status lost: " + errno_text(e);
     } else if (info.si_pid == 0) {
       return wait_exit(run);  // spurious wake-up: not a zombie yet
-    } else if (run->timed_out) {
+    } else if (run->timed_out && info.si_code != CLD_EXITED) {
+      // (An exit that beat our SIGKILL by a hair is reported as the exit it was.)
       run->result.outcome = ProcessResult::Outcome::kTimedOut;
       run->result.term_signal = info.si_status;
       run->result.error = fmt::format("timed out after {:.1f}s",

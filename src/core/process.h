@@ -55,6 +55,7 @@ Result<void> check_script(const std::string& path, bool secure, uint32_t run_as_
 Result<uint32_t> lookup_uid(std::string_view user);
 Result<uint32_t> lookup_gid(std::string_view group);
 
+// Not thread-safe: use it from the loop's thread (or before the loop runs).
 class ProcessRunner {
  public:
   struct Options {
