@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <list>
 #include <utility>
 
 #include <fmt/format.h>
@@ -34,6 +33,9 @@ bool is_name_start(char c) {
 bool is_name_char(char c) {
   return is_name_start(c) || (c >= '0' && c <= '9');
 }
+
+// Deeper nesting is surely a mistake, and a bound keeps recursive walks of the tree safe.
+constexpr size_t kMaxBlockDepth = 32;
 
 constexpr std::array<std::string_view, 7> kIncludeKeywords = {
     "include", "includet", "includer", "includem", "includew", "includeb", "includea"};
@@ -440,24 +442,29 @@ class Reader {
 
 std::vector<Node> Reader::build() {
   std::vector<Node> root;
-  std::list<std::vector<Node>> discards;  // children of each '{' that belongs to no statement
-  struct Level {
-    std::vector<Node>* list;
-    Node* owner;  // null for the root and for discarded blocks
-  };
-  std::vector<Level> stack{{&root, nullptr}};
+  // The chain of open blocks. Each list belongs to the last node of the list before it, and
+  // only the innermost list grows, so these pointers stay valid while they are on the stack.
+  std::vector<std::vector<Node>*> stack{&root};
   std::optional<Node> pending;
   bool line_start = true;     // no token yet on this line
   bool last_open_ok = false;  // a '{' first on a line may still open the last statement's block
+  size_t skipping = 0;        // inside a block we ignore (stray or too deep): its brace depth
 
   auto flush = [&] {
     if (!pending) return false;
-    stack.back().list->push_back(std::move(*pending));
+    stack.back()->push_back(std::move(*pending));
     pending.reset();
     return true;
   };
 
   for (Token& t : tokens_) {
+    if (skipping > 0) {
+      if (t.kind == Token::kOpen) ++skipping;
+      if (t.kind == Token::kClose) --skipping;
+      line_start = t.kind == Token::kEnd;
+      last_open_ok = false;
+      continue;
+    }
     switch (t.kind) {
       case Token::kWord:
         if (!pending) {
@@ -477,18 +484,23 @@ std::vector<Node> Reader::build() {
         Node* owner = nullptr;
         if (pending) {
           flush();
-          owner = &stack.back().list->back();
-        } else if (line_start && last_open_ok && !stack.back().list->empty()) {
-          owner = &stack.back().list->back();  // '{' alone on a line: the statement above
+          owner = &stack.back()->back();
+        } else if (line_start && last_open_ok && !stack.back()->empty()) {
+          owner = &stack.back()->back();  // '{' alone on a line: the statement above
         }
-        if (owner != nullptr && !owner->has_block) {
-          owner->has_block = true;
-          owner->block_where = t.word.where;
-          stack.push_back({&owner->children, owner});
-        } else {
+        if (owner == nullptr || owner->has_block) {
           diags_.error(t.word.where, "'{' does not follow a statement",
                        "a block opens after its keyword, e.g. 'vrrp_instance VI_1 {'");
-          stack.push_back({&discards.emplace_back(), nullptr});
+          skipping = 1;
+        } else if (stack.size() > kMaxBlockDepth) {
+          diags_.error(t.word.where,
+                       fmt::format("blocks are nested more than {} deep", kMaxBlockDepth),
+                       "look for a missing '}'");
+          skipping = 1;
+        } else {
+          owner->has_block = true;
+          owner->block_where = t.word.where;
+          stack.push_back(&owner->children);
         }
         last_open_ok = false;
         line_start = false;
@@ -508,11 +520,11 @@ std::vector<Node> Reader::build() {
     }
   }
   flush();
+  // Report unclosed blocks innermost first; each open list's owner is its parent's last node.
   for (size_t k = stack.size(); k-- > 1;) {
-    const Node* owner = stack[k].owner;
-    if (owner == nullptr) continue;  // already reported as a stray '{'
-    diags_.error(owner->block_where,
-                 fmt::format("block of '{}' opened here is never closed", owner->keyword.text),
+    const Node& owner = stack[k - 1]->back();
+    diags_.error(owner.block_where,
+                 fmt::format("block of '{}' opened here is never closed", owner.keyword.text),
                  "add the missing '}'");
   }
   return root;

@@ -125,6 +125,17 @@ TEST(KeepalivedParser, UnexpectedClosingBraceAndStrayOpeningBrace) {
   EXPECT_EQ(show(p.nodes), "a 1; b {  }");
 }
 
+TEST(KeepalivedParser, NestingIsBounded) {
+  std::string deep;
+  for (int k = 0; k < 40; ++k) deep += "b" + std::to_string(k) + " {\n";
+  for (int k = 0; k < 40; ++k) deep += "}\n";
+  deep += "after\n";
+  auto p = parse(deep);
+  EXPECT_THAT(brief(p.diags), ElementsAre("33:5: error: blocks are nested more than 32 deep"));
+  ASSERT_EQ(p.nodes.size(), 2u);
+  EXPECT_EQ(p.nodes[1].keyword.text, "after");
+}
+
 TEST(KeepalivedParser, UnterminatedQuote) {
   auto p = parse("notify_master \"/bin/true x\nrouter_id ok\n");
   EXPECT_THAT(brief(p.diags), ElementsAre("1:15: error: unterminated double quote"));
