@@ -89,8 +89,7 @@ int run_demo(const DemoOptions& options) {
                dir.string());
     return 1;
   }
-  fmt::print("1. The classic pair's own files ({}), read as tandem reads them:\n",
-             dir.string());
+  fmt::print("1. The classic pair's own files ({}), read as tandem reads them:\n", dir.string());
   show_keepalived(dir / "node-a.keepalived.conf");
   show_keepalived(dir / "node-b.keepalived.conf");
   show_haproxy(dir / "haproxy.cfg");
@@ -109,7 +108,12 @@ int run_demo(const DemoOptions& options) {
   fmt::print("\n\n   tandem-vrrp -t says:\n");
   core::Diagnostics diags;
   conf::parse_keepalived(text, std::make_shared<const std::string>("keepalived.conf"), diags);
-  for (const auto& d : diags.all()) fmt::print("   {}\n", d.to_string());
+  for (const auto& d : diags.all()) {
+    std::string shown = d.to_string();
+    for (size_t pos = shown.find('\n'); pos != std::string::npos; pos = shown.find('\n', pos + 4))
+      shown.replace(pos, 1, "\n   ");
+    fmt::print("   {}\n", shown);
+  }
   fmt::print("\n   ({} error(s); keepalived would have started with a broken instance.)\n",
              diags.error_count());
   fmt::print("\nNext: `make test` runs the whole suite.\n");

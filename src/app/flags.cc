@@ -126,15 +126,33 @@ Result<VrrpFlags> parse_vrrp_flags(const std::vector<std::string>& args) {
   };
   auto apply = [&](const Opt& o, const std::string& value) {
     switch (o.short_name) {
-      case 'f': f.config_path = value; break;
-      case 'n': f.dont_fork = true; break;
-      case 'l': f.log_console = true; break;
-      case 'D': f.log_detail = true; break;
-      case 'g': f.log_file = value; break;
-      case 'p': f.pid_file = value; break;
-      case 't': f.config_test = true; break;
-      case 'v': f.version = true; break;
-      case 'h': f.help = true; break;
+      case 'f':
+        f.config_path = value;
+        break;
+      case 'n':
+        f.dont_fork = true;
+        break;
+      case 'l':
+        f.log_console = true;
+        break;
+      case 'D':
+        f.log_detail = true;
+        break;
+      case 'g':
+        f.log_file = value;
+        break;
+      case 'p':
+        f.pid_file = value;
+        break;
+      case 't':
+        f.config_test = true;
+        break;
+      case 'v':
+        f.version = true;
+        break;
+      case 'h':
+        f.help = true;
+        break;
     }
   };
   for (size_t i = 0; i < args.size(); ++i) {

@@ -34,14 +34,14 @@ std::string lb_usage();
 
 struct VrrpFlags {
   std::string config_path = "/etc/keepalived/keepalived.conf";  // -f, --use-file
-  bool dont_fork = false;                                        // -n, --dont-fork
-  bool log_console = false;                                      // -l, --log-console
-  bool log_detail = false;                                       // -D, --log-detail
-  std::optional<std::string> log_file;                           // -g, --log-file
-  std::optional<std::string> pid_file;                           // -p, --pid
-  bool config_test = false;                                      // -t, --config-test
-  bool version = false;                                          // -v, --version
-  bool help = false;                                             // -h, --help
+  bool dont_fork = false;                                       // -n, --dont-fork
+  bool log_console = false;                                     // -l, --log-console
+  bool log_detail = false;                                      // -D, --log-detail
+  std::optional<std::string> log_file;                          // -g, --log-file
+  std::optional<std::string> pid_file;                          // -p, --pid
+  bool config_test = false;                                     // -t, --config-test
+  bool version = false;                                         // -v, --version
+  bool help = false;                                            // -h, --help
 };
 
 // keepalived's getopt_long syntax: -f FILE, -fFILE, --use-file FILE, --use-file=FILE.

@@ -27,8 +27,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (flags->config_paths.empty()) {
-    fmt::print(stderr, "tandem-lb: no configuration file given (use -f PATH)\n{}",
-               app::lb_usage());
+    fmt::print(stderr, "tandem-lb: no configuration file given (use -f PATH)\n{}", app::lb_usage());
     return 1;
   }
 

@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
   if (flags->config_test) {
     // Keywords are checked against tandem-vrrp's keyword table once the VRRP engine lands;
     // until then -t checks the syntax (words, quotes, blocks, includes).
-    fmt::print("tandem-vrrp: {}: syntax is valid ({} top-level statements)\n",
-               flags->config_path, nodes.size());
+    fmt::print("tandem-vrrp: {}: syntax is valid ({} top-level statements)\n", flags->config_path,
+               nodes.size());
     return 0;
   }
   fmt::print(stderr,

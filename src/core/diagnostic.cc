@@ -5,6 +5,8 @@
 namespace tandem::core {
 
 std::string SourceLocation::to_string() const {
+  // Line 0 means the whole file (e.g. it cannot be read): no position to give.
+  if (line == 0) return std::string(file_name());
   return fmt::format("{}:{}:{}", file_name(), line, column);
 }
 

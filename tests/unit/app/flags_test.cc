@@ -53,8 +53,8 @@ TEST(VrrpFlags, DefaultsAreKeepalivedsOwn) {
 }
 
 TEST(VrrpFlags, ShortLongBundledAndAttachedForms) {
-  auto f = parse_vrrp_flags({"-nlD", "-f/etc/k.conf", "--pid=/run/k.pid", "--log-file", "/tmp/l",
-                             "-t"});
+  auto f =
+      parse_vrrp_flags({"-nlD", "-f/etc/k.conf", "--pid=/run/k.pid", "--log-file", "/tmp/l", "-t"});
   ASSERT_TRUE(f) << f.error().message;
   EXPECT_TRUE(f->dont_fork);
   EXPECT_TRUE(f->log_console);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The three programs as an operator meets them: flags, exit codes, and diagnostics that
+# name file:line:col. Usage: cli_test.sh BIN_DIR SOURCE_DIR
+set -u
+bin=$1
+src=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+check() {  # check NAME EXPECTED_STATUS PATTERN -- CMD...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -ne "$want" ]; then
+    echo "FAIL $name: exit $status, wanted $want"; echo "$out" | sed 's/^/    /'
+    failures=$((failures + 1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: output does not match /$pattern/"; echo "$out" | sed 's/^/    /'
+    failures=$((failures + 1)); return
+  fi
+  echo "ok   $name"
+  passes=$((passes + 1))
+}
+
+ex=$src/examples/classic
+
+# tandem-vrrp: keepalived's flags.
+check "vrrp -t accepts node A" 0 "syntax is valid" -- "$bin/tandem-vrrp" -t -f "$ex/node-a.keepalived.conf"
+check "vrrp --config-test --use-file= node B" 0 "syntax is valid" -- "$bin/tandem-vrrp" --config-test "--use-file=$ex/node-b.keepalived.conf"
+printf 'vrrp_instance VI_1 {\n    state MASTER\n    notify "/x.sh\n' > "$work/broken.conf"
+check "vrrp -t reports file:line:col" 1 "broken.conf:3:[0-9]+: error: .*" -- "$bin/tandem-vrrp" -t -f "$work/broken.conf"
+check "vrrp -t reports the unclosed block too" 1 "broken.conf:1:[0-9]+: error: .*" -- "$bin/tandem-vrrp" -t -f "$work/broken.conf"
+check "vrrp -t on a missing file" 1 "$work/missing.conf" -- "$bin/tandem-vrrp" -t -f "$work/missing.conf"
+check "vrrp unknown flag" 2 "unknown option '--bogus'" -- "$bin/tandem-vrrp" --bogus
+check "vrrp --help" 0 "--use-file" -- "$bin/tandem-vrrp" --help
+check "vrrp without -t says the engine is missing" 1 "not built yet" -- "$bin/tandem-vrrp" -n -f "$ex/node-a.keepalived.conf"
+
+# tandem-lb: haproxy's flags.
+check "lb -c accepts the classic haproxy.cfg" 0 "valid" -- "$bin/tandem-lb" -c -f "$ex/haproxy.cfg"
+mkdir -p "$work/conf.d"
+cp "$ex/haproxy.cfg" "$work/conf.d/10-main.cfg"
+printf 'backend extra\n    server s1 "127.0.0.1:8080 check\n' > "$work/conf.d/20-extra.cfg"
+check "lb -c on a folder reports the bad file's line" 1 "20-extra.cfg:2:[0-9]+: error: .*" -- "$bin/tandem-lb" -c -f "$work/conf.d"
+check "lb -c without -f" 1 "no configuration file" -- "$bin/tandem-lb" -c
+check "lb -vv" 0 "tandem-lb version" -- "$bin/tandem-lb" -vv
+check "lb unknown flag" 1 "unknown option '-Z'" -- "$bin/tandem-lb" -Z
+
+# tandem: the operator's command.
+check "tandem --help" 0 "demo" -- "$bin/tandem" --help
+check "tandem bogus" 2 "unknown command 'bogus'" -- "$bin/tandem" bogus
+check "tandem demo reads the examples" 0 "node-a.keepalived.conf +ok" -- "$bin/tandem" demo --examples "$ex"
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
