@@ -40,7 +40,6 @@ struct InstanceDraft {
   bool nopreempt = false;
   bool saw_unicast_peer_block = false;
   const Word* advert_word = nullptr;
-  bool saw_auth = false;
   const Word* auth_type_word = nullptr;
   bool saw_auth_pass = false;
   std::optional<bool> v3_checksum_as_v2;
@@ -1058,7 +1057,6 @@ void Tables::add_instance() {
   instance.add({.name = "authentication",
                 .handler =
                     [this](const Statement& st, D& i, Diagnostics& d) {
-                      i.saw_auth = true;
                       auth.dispatch_all(st.children(), i, d);
                       if (i.inst.auth_type != AuthType::kNone && !i.saw_auth_pass) {
                         d.error(st.where(), "authentication has auth_type but no auth_pass",
@@ -1498,11 +1496,9 @@ void finish_instance(InstanceDraft& dr, const GlobalDefs& g, Diagnostics& d) {
 
   // Family: from the virtual addresses, else the source or peers; IPv4 when nothing says.
   std::optional<Family> family;
-  const core::SourceLocation* family_where = nullptr;
   for (const VirtualAddress& v : in.vips) {
     if (!family) {
       family = v.address.family();
-      family_where = &v.where;
     } else if (v.address.family() != *family) {
       d.error(v.where,
               fmt::format("virtual address {} is {} but the instance's first one is {}",
@@ -1515,7 +1511,6 @@ void finish_instance(InstanceDraft& dr, const GlobalDefs& g, Diagnostics& d) {
   if (!family && in.src_ip) family = in.src_ip->family();
   if (!family && !in.unicast_peers.empty()) family = in.unicast_peers.front().family();
   in.family = family.value_or(Family::kIpv4);
-  (void)family_where;
 
   if (in.src_ip && in.src_ip->family() != in.family) {
     d.error(dr.src_where,
