@@ -1,9 +1,11 @@
 #include "vrrp/os/addresses.h"
 
+// <net/if.h> before the kernel headers: the other order redefines the IFF_* flags.
+#include <net/if.h>
+
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 

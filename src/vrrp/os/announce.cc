@@ -1,9 +1,12 @@
 #include "vrrp/os/announce.h"
 
+// <net/if.h> before the kernel headers: the other order redefines the IFF_* flags.
+#include <net/if.h>
+
+#include <arpa/inet.h>
 #include <linux/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>

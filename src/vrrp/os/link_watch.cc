@@ -1,10 +1,10 @@
 #include "vrrp/os/link_watch.h"
 
 #include <libmnl/libmnl.h>
-#include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 

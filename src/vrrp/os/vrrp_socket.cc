@@ -312,12 +312,11 @@ core::Result<VrrpSocketPtr> open_vrrp_socket(asio::io_context& io, const std::st
   const int idx = static_cast<int>(ifindex);
   // IPv4 sends with IP_HDRINCL, as keepalived does: the header is exactly ours (TOS 0xc0,
   // TTL 255, the caller's source, over which a v3 checksum was computed) whatever the
-  // socket options or the address's state. Multicast then leaves through the bound device.
+  // socket options or the address's state (so no IP_TTL / IP_MULTICAST_TTL); multicast
+  // leaves through IP_MULTICAST_IF and the bound device.
   const Option v4[] = {{IPPROTO_IP, IP_HDRINCL, 1, "IP_HDRINCL"},
                        {IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"},
-                       {IPPROTO_IP, IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP"},
-                       {IPPROTO_IP, IP_MULTICAST_TTL, kRequiredTtl, "IP_MULTICAST_TTL"},
-                       {IPPROTO_IP, IP_TTL, kRequiredTtl, "IP_TTL"}};
+                       {IPPROTO_IP, IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP"}};
   // IPv6 raw sockets carry no header: hop limits and source come from options and ancillary
   // data. IPV6_CHECKSUM stays off: the v3 checksum is ours and the kernel must not touch it.
   const Option v6[] = {{IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"},
