@@ -18,11 +18,10 @@ std::string big_haproxy(int backends) {
   for (int b = 0; b < backends; ++b)
     s += fmt::format("    use_backend be{0} if {{ hdr(host) -i app{0}.example.com }}\n", b);
   for (int b = 0; b < backends; ++b) {
-    s += fmt::format("\nbackend be{}\n    balance roundrobin\n    option httpchk GET /health\n",
-                     b);
+    s += fmt::format("\nbackend be{}\n    balance roundrobin\n    option httpchk GET /health\n", b);
     for (int srv = 0; srv < 5; ++srv)
-      s += fmt::format("    server s{} 198.18.{}.{}:8080 check inter 2s rise 2 fall 3 # web\n",
-                       srv, b % 250, srv + 1);
+      s += fmt::format("    server s{} 198.18.{}.{}:8080 check inter 2s rise 2 fall 3 # web\n", srv,
+                       b % 250, srv + 1);
   }
   return s;
 }

@@ -108,21 +108,26 @@ std::string vrrp_usage() {
          "  -g, --log-file=FILE     log to this file\n"
          "  -p, --pid=FILE          pid file\n"
          "  -t, --config-test       check the configuration, print every diagnostic, and exit\n"
+         "      --control-socket=PATH  tandem's control socket (default /run/tandem-vrrp.sock)\n"
          "  -v, --version           print the version\n"
          "  -h, --help              this help\n";
 }
 
 Result<VrrpFlags> parse_vrrp_flags(const std::vector<std::string>& args) {
   VrrpFlags f;
+  // Long-only options get codes no one can type as a short option.
+  constexpr char kControlSocket = '\x01';
   struct Opt {
     char short_name;
     std::string_view long_name;
     bool takes_value;
   };
   static constexpr Opt kOpts[] = {
-      {'f', "use-file", true},     {'n', "dont-fork", false}, {'l', "log-console", false},
-      {'D', "log-detail", false},  {'g', "log-file", true},   {'p', "pid", true},
-      {'t', "config-test", false}, {'v', "version", false},   {'h', "help", false},
+      {'f', "use-file", true},     {'n', "dont-fork", false},
+      {'l', "log-console", false}, {'D', "log-detail", false},
+      {'g', "log-file", true},     {'p', "pid", true},
+      {'t', "config-test", false}, {'v', "version", false},
+      {'h', "help", false},        {kControlSocket, "control-socket", true},
   };
   auto apply = [&](const Opt& o, const std::string& value) {
     switch (o.short_name) {
@@ -152,6 +157,9 @@ Result<VrrpFlags> parse_vrrp_flags(const std::vector<std::string>& args) {
         break;
       case 'h':
         f.help = true;
+        break;
+      case kControlSocket:
+        f.control_socket = value;
         break;
     }
   };

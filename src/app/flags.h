@@ -40,6 +40,7 @@ struct VrrpFlags {
   std::optional<std::string> log_file;                          // -g, --log-file
   std::optional<std::string> pid_file;                          // -p, --pid
   bool config_test = false;                                     // -t, --config-test
+  std::string control_socket = "/run/tandem-vrrp.sock";         // --control-socket (ours)
   bool version = false;                                         // -v, --version
   bool help = false;                                            // -h, --help
 };

@@ -68,6 +68,14 @@ TEST(VrrpFlags, ShortLongBundledAndAttachedForms) {
   EXPECT_EQ(g->config_path, "/y.conf");
 }
 
+TEST(VrrpFlags, ControlSocketIsOurLongOnlyOption) {
+  EXPECT_EQ(parse_vrrp_flags({}).value().control_socket, "/run/tandem-vrrp.sock");
+  EXPECT_EQ(parse_vrrp_flags({"--control-socket", "/tmp/a.sock"}).value().control_socket,
+            "/tmp/a.sock");
+  EXPECT_EQ(parse_vrrp_flags({"--control-socket=/tmp/b.sock"}).value().control_socket,
+            "/tmp/b.sock");
+}
+
 TEST(VrrpFlags, ErrorsNameTheOption) {
   EXPECT_EQ(parse_vrrp_flags({"--use-fil=x"}).error().message,
             "unknown option '--use-fil' (see tandem-vrrp --help)");

@@ -1,0 +1,478 @@
+#include "vrrp/daemon.h"
+
+#include <deque>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/control_socket.h"
+#include "core/log.h"
+#include "core/process.h"
+#include "vrrp/config.h"
+#include "vrrp/instance.h"
+#include "vrrp/os/addresses.h"
+#include "vrrp/os/announce.h"
+#include "vrrp/os/link_watch.h"
+#include "vrrp/os/vrrp_socket.h"
+
+namespace tandem::vrrp {
+
+using core::fail;
+using core::logger;
+using core::Result;
+using nlohmann::json;
+
+namespace {
+
+// The VRID of a received message without validating it (validation is the instance's).
+std::optional<uint8_t> peek_vrid(const os::RxPacket& p) {
+  if (p.vrrp.size() < 2) return std::nullopt;
+  return p.vrrp[1];
+}
+
+std::string state_word(State s) {
+  return std::string(to_string(s));
+}
+
+}  // namespace
+
+// Notify scripts of one instance run one at a time, in the order of the transitions.
+class NotifyQueue {
+ public:
+  NotifyQueue(core::ProcessRunner& runner, std::chrono::seconds timeout)
+      : runner_(runner), timeout_(timeout) {}
+
+  void push(core::ProcessSpec spec) {
+    spec.timeout = timeout_;
+    queue_.push_back(std::move(spec));
+    if (!busy_) next();
+  }
+  bool idle() const { return !busy_ && queue_.empty(); }
+
+ private:
+  void next() {
+    if (queue_.empty()) {
+      busy_ = false;
+      return;
+    }
+    busy_ = true;
+    core::ProcessSpec spec = std::move(queue_.front());
+    queue_.pop_front();
+    std::string name = spec.name;
+    runner_.run(std::move(spec), [this, name](const core::ProcessResult& r) {
+      if (r.success()) {
+        logger().info("{}: {}", name, r.describe());
+      } else {
+        logger().warn("{}: {}{}", name, r.describe(), r.error.empty() ? "" : ": " + r.error);
+      }
+      next();
+    });
+  }
+
+  core::ProcessRunner& runner_;
+  std::chrono::seconds timeout_;
+  std::deque<core::ProcessSpec> queue_;
+  bool busy_ = false;
+};
+
+struct Daemon::Impl {
+  Impl(core::Worker& w, DaemonOptions o)
+      : worker(w), options(std::move(o)), runner(w.io(), w.clock()) {}
+
+  struct Tracked {
+    VrrpInstance* instance;
+    size_t index;
+  };
+  struct ScriptCheck {
+    const VrrpScript* script;
+    RiseFall state;
+    core::TimerPtr timer;
+    std::vector<Tracked> users;
+    uint64_t runs = 0, failures = 0;
+  };
+  struct Running {
+    std::unique_ptr<VrrpInstance> instance;
+    std::unique_ptr<NotifyQueue> notify;
+    os::VrrpSocket* socket = nullptr;
+  };
+
+  Result<void> start();
+  Result<IpAddress> source_of(const Instance& inst);
+  Result<os::VrrpSocket*> socket_for(const std::string& ifname, Family family);
+  void dispatch(os::VrrpSocket* socket, const os::RxPacket& packet);
+  void notify(Running& r, const Transition& t);
+  core::ProcessSpec script_spec(const ScriptSpec& s, std::string name) const;
+  Result<void> check_script_file(const ScriptSpec& s) const;
+  void run_check(ScriptCheck& c);
+  void on_link(const os::LinkState& link);
+  json status() const;
+  std::string status_text() const;
+  std::string command(std::string_view line) const;
+
+  core::Worker& worker;
+  DaemonOptions options;
+  core::ProcessRunner runner;
+  Config config;
+  os::AddressManagerPtr addresses;
+  os::AnnouncerPtr announcer;
+  os::LinkWatchPtr links;
+  std::map<std::pair<std::string, Family>, os::VrrpSocketPtr> sockets;
+  std::vector<Running> instances;
+  std::map<std::string, std::unique_ptr<ScriptCheck>> checks;
+  std::multimap<std::string, Tracked> interface_users;  // ifname -> tracked items
+  std::unique_ptr<core::ControlServer> control;
+  core::TimerPtr startup_timer;
+  uint64_t unknown_vrid = 0;
+  core::RateLimiter unknown_log{std::chrono::seconds(60), 3};
+};
+
+Daemon::Daemon(core::Worker& worker, DaemonOptions options)
+    : impl_(std::make_unique<Impl>(worker, std::move(options))) {}
+
+Daemon::~Daemon() = default;
+
+Result<void> Daemon::start() {
+  return impl_->start();
+}
+
+Result<void> Daemon::Impl::start() {
+  core::Diagnostics diags;
+  config = load_config(options.config_path, diags);
+  for (const auto& d : diags.all()) {
+    if (d.severity == core::Severity::kError) {
+      logger().error("{}", d.to_string());
+    } else {
+      logger().warn("{}", d.to_string());
+    }
+  }
+  if (diags.has_errors())
+    return fail(fmt::format("{}: {} error(s) in the configuration", options.config_path,
+                            diags.error_count()));
+
+  // Say plainly what this version cannot do yet, rather than run without it.
+  std::vector<std::string> missing;
+  if (!config.sync_groups.empty()) missing.push_back("vrrp_sync_group");
+  for (const auto& inst : config.instances) {
+    if (!inst.track_files.empty()) missing.push_back("track_file in " + inst.name);
+    if (!inst.track_processes.empty()) missing.push_back("track_process in " + inst.name);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return fail("not implemented yet in this version of tandem-vrrp: " + list);
+  }
+  if (config.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
+
+  auto am = os::make_netlink_address_manager();
+  if (!am) return tl::unexpected(am.error());
+  addresses = std::move(*am);
+  announcer = os::make_packet_announcer();
+  auto lw = os::open_link_watch(worker.io());
+  if (!lw) return tl::unexpected(lw.error());
+  links = std::move(*lw);
+  links->on_link([this](const os::LinkState& l) { on_link(l); });
+
+  // Scripts are refused before anything runs when enable_script_security says so.
+  for (const auto& s : config.scripts) {
+    auto ok = check_script_file(s.script);
+    if (!ok) return fail("vrrp_script " + s.name + ": " + ok.error().message);
+  }
+  for (const auto& inst : config.instances) {
+    for (const auto* n : {&inst.notify.master, &inst.notify.backup, &inst.notify.fault,
+                          &inst.notify.stop, &inst.notify.any, &inst.notify.master_rx_lower_pri}) {
+      if (!*n) continue;
+      auto ok = check_script_file(**n);
+      if (!ok) return fail(fmt::format("({}) notify script: {}", inst.name, ok.error().message));
+    }
+  }
+
+  instances.reserve(config.instances.size());
+  for (const auto& inst : config.instances) {
+    auto src = source_of(inst);
+    if (!src) return tl::unexpected(src.error());
+    auto sock = socket_for(inst.interface, inst.family);
+    if (!sock) return tl::unexpected(sock.error());
+    if (!inst.unicast) {
+      auto joined = (*sock)->join(inst.mcast_group);
+      if (!joined)
+        return fail(fmt::format("({}) cannot join {} on {}: {}", inst.name,
+                                inst.mcast_group.to_string(), inst.interface,
+                                joined.error().to_string()));
+    }
+    Running r;
+    r.notify = std::make_unique<NotifyQueue>(runner, options.notify_timeout);
+    r.socket = *sock;
+    NotifyQueue* queue = r.notify.get();
+    const Instance* cfg = &inst;
+    r.instance = std::make_unique<VrrpInstance>(
+        inst, config.global, *src,
+        VrrpInstance::Deps{
+            worker.clock(), **sock, *addresses, *announcer,
+            [this, queue, cfg](const VrrpInstance& vi, const Transition& t) {
+              const ScriptSpec* specific = nullptr;
+              if (t.to == State::kMaster && cfg->notify.master) specific = &*cfg->notify.master;
+              if (t.to == State::kBackup && cfg->notify.backup) specific = &*cfg->notify.backup;
+              if (t.to == State::kFault && cfg->notify.fault) specific = &*cfg->notify.fault;
+              if (t.to == State::kInit && cfg->notify.stop) specific = &*cfg->notify.stop;
+              const std::string word = t.to == State::kInit ? "STOP" : state_word(t.to);
+              std::string lower = word;
+              for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+              if (specific)
+                queue->push(
+                    script_spec(*specific, fmt::format("notify_{} of {}", lower, vi.name())));
+              if (cfg->notify.any) {
+                auto spec = script_spec(*cfg->notify.any, "notify of " + vi.name());
+                // keepalived's arguments: TYPE NAME STATE PRIORITY
+                spec.argv.insert(spec.argv.end(),
+                                 {"INSTANCE", vi.name(), word, std::to_string(t.priority)});
+                queue->push(std::move(spec));
+              }
+            },
+            [this, queue, cfg](const VrrpInstance& vi, uint8_t) {
+              if (cfg->notify.master_rx_lower_pri)
+                queue->push(script_spec(*cfg->notify.master_rx_lower_pri,
+                                        "notify_master_rx_lower_pri of " + vi.name()));
+            }});
+    instances.push_back(std::move(r));
+  }
+
+  // Tracking: the instance's own interface (weight 0: down means FAULT, as keepalived),
+  // track_interface and track_script entries.
+  for (auto& r : instances) {
+    const Instance& inst = r.instance->config();
+    auto link_up = [&](const std::string& ifname) {
+      auto l = links->link(ifname);
+      return l && l->up();
+    };
+    if (!inst.dont_track_primary) {
+      size_t idx = r.instance->add_tracked(inst.interface, {0, false}, link_up(inst.interface));
+      interface_users.emplace(inst.interface, Tracked{r.instance.get(), idx});
+    }
+    for (const auto& t : inst.track_interfaces) {
+      size_t idx =
+          r.instance->add_tracked(t.name, {t.weight.value_or(0), t.reverse}, link_up(t.name));
+      interface_users.emplace(t.name, Tracked{r.instance.get(), idx});
+    }
+    for (const auto& t : inst.track_scripts) {
+      const VrrpScript* script = nullptr;
+      for (const auto& s : config.scripts)
+        if (s.name == t.name) script = &s;
+      if (!script)
+        return fail(fmt::format("({}) track_script {}: no such vrrp_script", inst.name, t.name));
+      auto& check = checks[script->name];
+      if (!check) {
+        check = std::make_unique<ScriptCheck>(
+            ScriptCheck{script,
+                        RiseFall(script->rise, script->fall, !script->init_fail),
+                        worker.clock().make_timer(),
+                        {}});
+      }
+      size_t idx = r.instance->add_tracked(
+          "script " + t.name,
+          {t.weight.value_or(script->weight), t.reverse || script->weight_reverse},
+          check->state.up());
+      check->users.push_back({r.instance.get(), idx});
+    }
+  }
+
+  if (!options.control_socket.empty()) {
+    core::ControlSocketOptions co;
+    co.path = options.control_socket;
+    control = std::make_unique<core::ControlServer>(
+        worker.io(), co, [this](std::string_view line) -> core::ControlReply {
+          return {command(line), false};
+        });
+    auto ok = control->start();
+    if (!ok) return tl::unexpected(ok.error());
+  }
+
+  auto begin = [this] {
+    for (auto& r : instances) r.instance->start();
+    for (auto& [name, check] : checks) run_check(*check);
+  };
+  if (config.global.vrrp_startup_delay > core::Duration::zero()) {
+    logger().info("waiting vrrp_startup_delay before starting the instances");
+    startup_timer = worker.clock().make_timer();
+    worker.clock().arm_after(*startup_timer, config.global.vrrp_startup_delay, begin);
+  } else {
+    begin();
+  }
+  return {};
+}
+
+Result<IpAddress> Daemon::Impl::source_of(const Instance& inst) {
+  auto list = addresses->list(inst.interface);
+  if (!list)
+    return fail(
+        fmt::format("({}) interface {}: {}", inst.name, inst.interface, list.error().to_string()));
+  if (inst.src_ip) {
+    if (!os::has_address(*list, *inst.src_ip))
+      logger().warn("({}) {} {} is not on {} (yet): adverts will not leave until it is", inst.name,
+                    inst.unicast ? "unicast_src_ip" : "mcast_src_ip", inst.src_ip->to_string(),
+                    inst.interface);
+    return *inst.src_ip;
+  }
+  auto found = inst.family == Family::kIpv4 ? os::primary_ipv4(*list) : os::ipv6_link_local(*list);
+  if (!found)
+    return fail(fmt::format(
+        "({}) interface {} has no {} address to send adverts from; set "
+        "unicast_src_ip or mcast_src_ip",
+        inst.name, inst.interface, inst.family == Family::kIpv4 ? "IPv4" : "IPv6 link-local"));
+  return *found;
+}
+
+Result<os::VrrpSocket*> Daemon::Impl::socket_for(const std::string& ifname, Family family) {
+  auto key = std::make_pair(ifname, family);
+  auto it = sockets.find(key);
+  if (it != sockets.end()) return it->second.get();
+  auto sock = os::open_vrrp_socket(worker.io(), ifname, family);
+  if (!sock) return fail(fmt::format("VRRP socket on {}: {}", ifname, sock.error().to_string()));
+  os::VrrpSocket* raw = sock->get();
+  raw->set_receiver([this, raw](const os::RxPacket& p) { dispatch(raw, p); });
+  sockets.emplace(key, std::move(*sock));
+  return raw;
+}
+
+void Daemon::Impl::dispatch(os::VrrpSocket* socket, const os::RxPacket& packet) {
+  auto vrid = peek_vrid(packet);
+  for (auto& r : instances) {
+    if (r.socket == socket && vrid && r.instance->config().vrid == *vrid) {
+      r.instance->receive(packet);
+      return;
+    }
+  }
+  ++unknown_vrid;
+  if (config.global.log_unknown_vrids)
+    core::log_limited(unknown_log, worker.clock().now(), spdlog::level::info,
+                      "advert for VRID {} from {}: no instance of ours", vrid.value_or(0),
+                      packet.source.to_string());
+}
+
+core::ProcessSpec Daemon::Impl::script_spec(const ScriptSpec& s, std::string name) const {
+  core::ProcessSpec spec;
+  spec.argv = s.argv;
+  spec.user = s.user ? s.user : config.global.script_user;
+  spec.group = s.user ? s.group : config.global.script_group;
+  spec.name = std::move(name);
+  return spec;
+}
+
+Result<void> Daemon::Impl::check_script_file(const ScriptSpec& s) const {
+  if (s.argv.empty()) return fail("empty script");
+  const std::string& path = s.argv.front();
+  // A bare name is looked up in PATH by the runner; only paths can be checked here.
+  if (path.find('/') == std::string::npos) return {};
+  uint32_t uid = 0;
+  auto user = s.user ? s.user : config.global.script_user;
+  if (user) {
+    auto u = core::lookup_uid(*user);
+    if (!u) return tl::unexpected(u.error());
+    uid = *u;
+  }
+  return core::check_script(path, config.global.enable_script_security, uid);
+}
+
+void Daemon::Impl::run_check(ScriptCheck& c) {
+  auto spec = script_spec(c.script->script, "vrrp_script " + c.script->name);
+  spec.timeout = std::chrono::duration_cast<core::Duration>(c.script->timeout);
+  ScriptCheck* check = &c;
+  runner.run(std::move(spec), [this, check](const core::ProcessResult& r) {
+    ++check->runs;
+    if (!r.success()) ++check->failures;
+    if (check->state.result(r.success())) {
+      logger().info("VRRP_Script({}) {}", check->script->name,
+                    check->state.up() ? "succeeded" : "failed");
+      for (const auto& t : check->users) t.instance->set_tracked(t.index, check->state.up());
+    }
+    worker.clock().arm_after(*check->timer, check->script->interval,
+                             [this, check] { run_check(*check); });
+  });
+}
+
+void Daemon::Impl::on_link(const os::LinkState& link) {
+  auto [begin, end] = interface_users.equal_range(link.name);
+  for (auto it = begin; it != end; ++it)
+    it->second.instance->set_tracked(it->second.index, link.up());
+}
+
+void Daemon::stop(std::function<void()> done) {
+  Impl& d = *impl_;
+  for (auto& [name, check] : d.checks) check->timer->cancel();
+  for (auto& r : d.instances) r.instance->stop();
+  if (d.control) d.control->stop();
+  // Wait (bounded) for the notify stop scripts, polling the queues on the loop.
+  auto timer = std::shared_ptr<core::Timer>(d.worker.clock().make_timer());
+  auto deadline = d.worker.clock().now() + d.options.notify_timeout;
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [this, timer, deadline, poll, done] {
+    bool idle = true;
+    for (auto& r : impl_->instances) idle = idle && r.notify->idle();
+    if (idle || impl_->worker.clock().now() >= deadline) {
+      done();
+      *poll = nullptr;  // breaks the cycle
+      return;
+    }
+    impl_->worker.clock().arm_after(*timer, std::chrono::milliseconds(20), *poll);
+  };
+  (*poll)();
+}
+
+json Daemon::Impl::status() const {
+  json list = json::array();
+  for (const auto& r : instances) list.push_back(r.instance->status());
+  json scripts = json::array();
+  for (const auto& [name, c] : checks)
+    scripts.push_back({{"name", name},
+                       {"state", c->state.up() ? "up" : "down"},
+                       {"runs", c->runs},
+                       {"failures", c->failures}});
+  return {{"program", "tandem-vrrp"},
+          {"config", options.config_path},
+          {"router_id", config.global.router_id},
+          {"instances", list},
+          {"scripts", scripts},
+          {"unknown_vrid", unknown_vrid}};
+}
+
+std::string Daemon::Impl::status_text() const {
+  std::string out = fmt::format("{:<16} {:<7} {:>4} {:>8} {:<16} {:<10} {}\n", "INSTANCE", "STATE",
+                                "VRID", "PRIORITY", "MASTER", "MODE", "VIRTUAL ADDRESSES");
+  for (const auto& r : instances) {
+    json s = r.instance->status();
+    std::string vips;
+    for (const auto& v : s["virtual_addresses"])
+      vips += (vips.empty() ? "" : " ") + v.get<std::string>();
+    out += fmt::format(
+        "{:<16} {:<7} {:>4} {:>8} {:<16} {:<10} {}\n", s["name"].get<std::string>(),
+        s["state"].get<std::string>(), s["vrid"].get<int>(),
+        fmt::format("{}/{}", s["effective_priority"].get<int>(), s["priority"].get<int>()),
+        s["master"].get<std::string>(), s["mode"].get<std::string>(), vips);
+  }
+  return out;
+}
+
+json Daemon::status() const {
+  return impl_->status();
+}
+std::string Daemon::status_text() const {
+  return impl_->status_text();
+}
+
+std::string Daemon::command(std::string_view line) {
+  return impl_->command(line);
+}
+
+std::string Daemon::Impl::command(std::string_view line) const {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line == "show state" || line == "show") return status_text();
+  if (line == "show state json" || line == "show json") return status().dump(2) + "\n";
+  if (line == "help")
+    return "show state        instances: state, priority, master, addresses\n"
+           "show state json   everything, with transitions and counters, as JSON\n"
+           "help              this list\n";
+  return fmt::format("unknown command '{}' (try help)\n", line);
+}
+
+}  // namespace tandem::vrrp

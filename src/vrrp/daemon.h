@@ -1,0 +1,43 @@
+// tandem-vrrp at run time: the instances of one configuration, their sockets, tracking,
+// notify scripts, control socket and signals, on one loop.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/result.h"
+#include "core/worker.h"
+
+namespace tandem::vrrp {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::string control_socket = "/run/tandem-vrrp.sock";  // empty: none
+  std::string dump_path = "/tmp/tandem-vrrp.json";       // SIGUSR1 writes the state here
+  std::chrono::seconds notify_timeout{30};
+};
+
+class Daemon {
+ public:
+  Daemon(core::Worker& worker, DaemonOptions options);
+  ~Daemon();
+
+  // Loads the configuration and starts every instance; an error says what and where.
+  core::Result<void> start();
+  // Graceful: every master sends priority 0 and removes its addresses, notify stop scripts
+  // run; `done` is called on the loop when the scripts have finished (or timed out).
+  void stop(std::function<void()> done);
+
+  nlohmann::json status() const;
+  std::string status_text() const;
+  // One control command ("show state", "show state json", "help"), as the socket answers.
+  std::string command(std::string_view line);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::vrrp
