@@ -30,15 +30,19 @@ check() {  # check NAME EXPECTED_STATUS PATTERN -- CMD...
 ex=$src/examples/classic
 
 # tandem-vrrp: keepalived's flags.
-check "vrrp -t accepts node A" 0 "syntax is valid" -- "$bin/tandem-vrrp" -t -f "$ex/node-a.keepalived.conf"
-check "vrrp --config-test --use-file= node B" 0 "syntax is valid" -- "$bin/tandem-vrrp" --config-test "--use-file=$ex/node-b.keepalived.conf"
+check "vrrp -t accepts node A" 0 "is valid \\(1 instance" -- "$bin/tandem-vrrp" -t -f "$ex/node-a.keepalived.conf"
+check "vrrp --config-test --use-file= node B" 0 "is valid \\(1 instance" -- "$bin/tandem-vrrp" --config-test "--use-file=$ex/node-b.keepalived.conf"
 printf 'vrrp_instance VI_1 {\n    state MASTER\n    notify "/x.sh\n' > "$work/broken.conf"
 check "vrrp -t reports file:line:col" 1 "broken.conf:3:[0-9]+: error: .*" -- "$bin/tandem-vrrp" -t -f "$work/broken.conf"
 check "vrrp -t reports the unclosed block too" 1 "broken.conf:1:[0-9]+: error: .*" -- "$bin/tandem-vrrp" -t -f "$work/broken.conf"
 check "vrrp -t on a missing file" 1 "$work/missing.conf" -- "$bin/tandem-vrrp" -t -f "$work/missing.conf"
 check "vrrp unknown flag" 2 "unknown option '--bogus'" -- "$bin/tandem-vrrp" --bogus
 check "vrrp --help" 0 "--use-file" -- "$bin/tandem-vrrp" --help
-check "vrrp without -t says the engine is missing" 1 "not built yet" -- "$bin/tandem-vrrp" -n -f "$ex/node-a.keepalived.conf"
+sed 's/    unicast_peer {/    unicst_peer {/' "$ex/node-a.keepalived.conf" > "$work/typo.conf"
+check "vrrp -t names a misspelled keyword and suggests" 1 "typo.conf:25:5: error: unknown keyword 'unicst_peer'.*" -- "$bin/tandem-vrrp" -t -f "$work/typo.conf"
+check "vrrp -t suggestion" 1 "did you mean 'unicast_peer'" -- "$bin/tandem-vrrp" -t -f "$work/typo.conf"
+sed "s|/etc/keepalived/master.sh|$work/no-such-notify.sh|" "$ex/node-a.keepalived.conf" > "$work/nonotify.conf"
+check "vrrp refuses to start with a missing notify script" 1 "cannot start: \\(VI_1\\) notify script: $work/no-such-notify.sh: no such file" -- "$bin/tandem-vrrp" -n -l -f "$work/nonotify.conf" --control-socket "$work/c.sock"
 
 # tandem-lb: haproxy's flags.
 check "lb -c accepts the classic haproxy.cfg" 0 "valid" -- "$bin/tandem-lb" -c -f "$ex/haproxy.cfg"
