@@ -89,32 +89,30 @@ int main(int argc, char** argv) {
 
   bool stopping = false;
   core::SignalWatcher signals(
-      worker.io(),
-      core::SignalHandlers{
-          .reload =
-              [] {
-                core::logger().warn(
-                    "SIGHUP: reloading is not implemented yet in this version; restart "
-                    "tandem-vrrp to apply a changed configuration");
-              },
-          .stop =
-              [&](int signo) {
-                if (stopping) {  // a second signal: do not wait for notify scripts
-                  worker.stop();
-                  return;
-                }
-                stopping = true;
-                core::logger().info("signal {}: leaving gracefully", signo);
-                daemon.stop([&] { worker.stop(); });
-              },
-          .dump =
-              [&] {
-                std::ofstream out(options.dump_path, std::ios::trunc);
-                out << daemon.status().dump(2) << "\n";
-                core::logger().info("state written to {}", options.dump_path);
-              },
-          .user2 = nullptr,
-      });
+      worker.io(), core::SignalHandlers{
+                       .reload =
+                           [&] {
+                             core::logger().info("SIGHUP: reloading {}", flags->config_path);
+                             daemon.reload();
+                           },
+                       .stop =
+                           [&](int signo) {
+                             if (stopping) {  // a second signal: do not wait for notify scripts
+                               worker.stop();
+                               return;
+                             }
+                             stopping = true;
+                             core::logger().info("signal {}: leaving gracefully", signo);
+                             daemon.stop([&] { worker.stop(); });
+                           },
+                       .dump =
+                           [&] {
+                             std::ofstream out(options.dump_path, std::ios::trunc);
+                             out << daemon.status().dump(2) << "\n";
+                             core::logger().info("state written to {}", options.dump_path);
+                           },
+                       .user2 = nullptr,
+                   });
   worker.run();
   if (flags->pid_file) ::unlink(flags->pid_file->c_str());
   core::logger().info("tandem-vrrp stopped");

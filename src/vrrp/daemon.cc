@@ -86,25 +86,35 @@ struct Daemon::Impl {
     size_t index;
   };
   struct ScriptCheck {
-    const VrrpScript* script;
+    VrrpScript script;  // a copy: a reload replaces the configuration it came from
     RiseFall state;
     core::TimerPtr timer;
     std::vector<Tracked> users;
     uint64_t runs = 0, failures = 0;
+    bool started = false;
   };
   struct Running {
+    std::unique_ptr<NotifyQueue> notify;  // outlives the instance's last transition
     std::unique_ptr<VrrpInstance> instance;
-    std::unique_ptr<NotifyQueue> notify;
     os::VrrpSocket* socket = nullptr;
   };
+  // A loaded configuration with the statement tree it came from, so a reload can tell
+  // which instances did not change.
+  struct Loaded {
+    std::vector<conf::Node> nodes;
+    Config config;
+  };
 
+  Result<Loaded> load();
   Result<void> start();
+  Result<void> start_instance(const Instance& inst);
+  void forget_instance(VrrpInstance* vi);
+  void start_checks();
+  void reload();
   Result<IpAddress> source_of(const Instance& inst);
   Result<os::VrrpSocket*> socket_for(const std::string& ifname, Family family);
   void dispatch(os::VrrpSocket* socket, const os::RxPacket& packet);
-  void notify(Running& r, const Transition& t);
   core::ProcessSpec script_spec(const ScriptSpec& s, std::string name) const;
-  Result<void> check_script_file(const ScriptSpec& s) const;
   void run_check(ScriptCheck& c);
   void on_link(const os::LinkState& link);
   json status() const;
@@ -114,7 +124,8 @@ struct Daemon::Impl {
   core::Worker& worker;
   DaemonOptions options;
   core::ProcessRunner runner;
-  Config config;
+  Loaded current;
+  const Config& config() const { return current.config; }
   os::AddressManagerPtr addresses;
   os::AnnouncerPtr announcer;
   os::LinkWatchPtr links;
@@ -124,7 +135,9 @@ struct Daemon::Impl {
   std::multimap<std::string, Tracked> interface_users;  // ifname -> tracked items
   std::unique_ptr<core::ControlServer> control;
   core::TimerPtr startup_timer;
+  bool begun = false;  // instances started (after vrrp_startup_delay)
   uint64_t unknown_vrid = 0;
+  uint64_t reloads = 0, failed_reloads = 0;
   core::RateLimiter unknown_log{std::chrono::seconds(60), 3};
 };
 
@@ -136,10 +149,47 @@ Daemon::~Daemon() = default;
 Result<void> Daemon::start() {
   return impl_->start();
 }
+void Daemon::reload() {
+  impl_->reload();
+}
 
-Result<void> Daemon::Impl::start() {
+namespace {
+
+// Two statements are the same when their words and blocks are, wherever they sit.
+bool same_tree(const conf::Node& a, const conf::Node& b) {
+  if (a.keyword.text != b.keyword.text || a.args.size() != b.args.size() ||
+      a.children.size() != b.children.size() || a.has_block != b.has_block)
+    return false;
+  for (size_t i = 0; i < a.args.size(); ++i)
+    if (a.args[i].text != b.args[i].text) return false;
+  for (size_t i = 0; i < a.children.size(); ++i)
+    if (!same_tree(a.children[i], b.children[i])) return false;
+  return true;
+}
+
+const conf::Node* find_block(const std::vector<conf::Node>& nodes, std::string_view keyword,
+                             std::string_view name) {
+  for (const auto& n : nodes)
+    if (n.keyword.text == keyword && (name.empty() || (!n.args.empty() && n.args[0].text == name)))
+      return &n;
+  return nullptr;
+}
+
+bool same_block(const std::vector<conf::Node>& a, const std::vector<conf::Node>& b,
+                std::string_view keyword, std::string_view name) {
+  const conf::Node* x = find_block(a, keyword, name);
+  const conf::Node* y = find_block(b, keyword, name);
+  if (!x || !y) return x == y;
+  return same_tree(*x, *y);
+}
+
+}  // namespace
+
+Result<Daemon::Impl::Loaded> Daemon::Impl::load() {
   core::Diagnostics diags;
-  config = load_config(options.config_path, diags);
+  Loaded loaded;
+  loaded.nodes = conf::load_keepalived(options.config_path, diags);
+  loaded.config = build_config(loaded.nodes, diags);
   for (const auto& d : diags.all()) {
     if (d.severity == core::Severity::kError) {
       logger().error("{}", d.to_string());
@@ -150,11 +200,11 @@ Result<void> Daemon::Impl::start() {
   if (diags.has_errors())
     return fail(fmt::format("{}: {} error(s) in the configuration", options.config_path,
                             diags.error_count()));
-
+  const Config& c = loaded.config;
   // Say plainly what this version cannot do yet, rather than run without it.
   std::vector<std::string> missing;
-  if (!config.sync_groups.empty()) missing.push_back("vrrp_sync_group");
-  for (const auto& inst : config.instances) {
+  if (!c.sync_groups.empty()) missing.push_back("vrrp_sync_group");
+  for (const auto& inst : c.instances) {
     if (!inst.track_files.empty()) missing.push_back("track_file in " + inst.name);
     if (!inst.track_processes.empty()) missing.push_back("track_process in " + inst.name);
   }
@@ -163,7 +213,39 @@ Result<void> Daemon::Impl::start() {
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
     return fail("not implemented yet in this version of tandem-vrrp: " + list);
   }
-  if (config.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
+  if (c.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
+  // Scripts are refused before anything runs when enable_script_security says so.
+  auto check_file = [&](const ScriptSpec& s) -> Result<void> {
+    if (s.argv.empty()) return fail("empty script");
+    const std::string& path = s.argv.front();
+    if (path.find('/') == std::string::npos) return {};  // found in PATH by the runner
+    uint32_t uid = 0;
+    if (auto user = s.user ? s.user : c.global.script_user) {
+      auto u = core::lookup_uid(*user);
+      if (!u) return tl::unexpected(u.error());
+      uid = *u;
+    }
+    return core::check_script(path, c.global.enable_script_security, uid);
+  };
+  for (const auto& s : c.scripts) {
+    auto ok = check_file(s.script);
+    if (!ok) return fail("vrrp_script " + s.name + ": " + ok.error().message);
+  }
+  for (const auto& inst : c.instances) {
+    for (const auto* n : {&inst.notify.master, &inst.notify.backup, &inst.notify.fault,
+                          &inst.notify.stop, &inst.notify.any, &inst.notify.master_rx_lower_pri}) {
+      if (!*n) continue;
+      auto ok = check_file(**n);
+      if (!ok) return fail(fmt::format("({}) notify script: {}", inst.name, ok.error().message));
+    }
+  }
+  return loaded;
+}
+
+Result<void> Daemon::Impl::start() {
+  auto loaded = load();
+  if (!loaded) return tl::unexpected(loaded.error());
+  current = std::move(*loaded);
 
   auto am = os::make_netlink_address_manager();
   if (!am) return tl::unexpected(am.error());
@@ -174,107 +256,10 @@ Result<void> Daemon::Impl::start() {
   links = std::move(*lw);
   links->on_link([this](const os::LinkState& l) { on_link(l); });
 
-  // Scripts are refused before anything runs when enable_script_security says so.
-  for (const auto& s : config.scripts) {
-    auto ok = check_script_file(s.script);
-    if (!ok) return fail("vrrp_script " + s.name + ": " + ok.error().message);
-  }
-  for (const auto& inst : config.instances) {
-    for (const auto* n : {&inst.notify.master, &inst.notify.backup, &inst.notify.fault,
-                          &inst.notify.stop, &inst.notify.any, &inst.notify.master_rx_lower_pri}) {
-      if (!*n) continue;
-      auto ok = check_script_file(**n);
-      if (!ok) return fail(fmt::format("({}) notify script: {}", inst.name, ok.error().message));
-    }
-  }
-
-  instances.reserve(config.instances.size());
-  for (const auto& inst : config.instances) {
-    auto src = source_of(inst);
-    if (!src) return tl::unexpected(src.error());
-    auto sock = socket_for(inst.interface, inst.family);
-    if (!sock) return tl::unexpected(sock.error());
-    if (!inst.unicast) {
-      auto joined = (*sock)->join(inst.mcast_group);
-      if (!joined)
-        return fail(fmt::format("({}) cannot join {} on {}: {}", inst.name,
-                                inst.mcast_group.to_string(), inst.interface,
-                                joined.error().to_string()));
-    }
-    Running r;
-    r.notify = std::make_unique<NotifyQueue>(runner, options.notify_timeout);
-    r.socket = *sock;
-    NotifyQueue* queue = r.notify.get();
-    const Instance* cfg = &inst;
-    r.instance = std::make_unique<VrrpInstance>(
-        inst, config.global, *src,
-        VrrpInstance::Deps{
-            worker.clock(), **sock, *addresses, *announcer,
-            [this, queue, cfg](const VrrpInstance& vi, const Transition& t) {
-              const ScriptSpec* specific = nullptr;
-              if (t.to == State::kMaster && cfg->notify.master) specific = &*cfg->notify.master;
-              if (t.to == State::kBackup && cfg->notify.backup) specific = &*cfg->notify.backup;
-              if (t.to == State::kFault && cfg->notify.fault) specific = &*cfg->notify.fault;
-              if (t.to == State::kInit && cfg->notify.stop) specific = &*cfg->notify.stop;
-              const std::string word = t.to == State::kInit ? "STOP" : state_word(t.to);
-              std::string lower = word;
-              for (auto& c : lower) c = static_cast<char>(std::tolower(c));
-              if (specific)
-                queue->push(
-                    script_spec(*specific, fmt::format("notify_{} of {}", lower, vi.name())));
-              if (cfg->notify.any) {
-                auto spec = script_spec(*cfg->notify.any, "notify of " + vi.name());
-                // keepalived's arguments: TYPE NAME STATE PRIORITY
-                spec.argv.insert(spec.argv.end(),
-                                 {"INSTANCE", vi.name(), word, std::to_string(t.priority)});
-                queue->push(std::move(spec));
-              }
-            },
-            [this, queue, cfg](const VrrpInstance& vi, uint8_t) {
-              if (cfg->notify.master_rx_lower_pri)
-                queue->push(script_spec(*cfg->notify.master_rx_lower_pri,
-                                        "notify_master_rx_lower_pri of " + vi.name()));
-            }});
-    instances.push_back(std::move(r));
-  }
-
-  // Tracking: the instance's own interface (weight 0: down means FAULT, as keepalived),
-  // track_interface and track_script entries.
-  for (auto& r : instances) {
-    const Instance& inst = r.instance->config();
-    auto link_up = [&](const std::string& ifname) {
-      auto l = links->link(ifname);
-      return l && l->up();
-    };
-    if (!inst.dont_track_primary) {
-      size_t idx = r.instance->add_tracked(inst.interface, {0, false}, link_up(inst.interface));
-      interface_users.emplace(inst.interface, Tracked{r.instance.get(), idx});
-    }
-    for (const auto& t : inst.track_interfaces) {
-      size_t idx =
-          r.instance->add_tracked(t.name, {t.weight.value_or(0), t.reverse}, link_up(t.name));
-      interface_users.emplace(t.name, Tracked{r.instance.get(), idx});
-    }
-    for (const auto& t : inst.track_scripts) {
-      const VrrpScript* script = nullptr;
-      for (const auto& s : config.scripts)
-        if (s.name == t.name) script = &s;
-      if (!script)
-        return fail(fmt::format("({}) track_script {}: no such vrrp_script", inst.name, t.name));
-      auto& check = checks[script->name];
-      if (!check) {
-        check = std::make_unique<ScriptCheck>(
-            ScriptCheck{script,
-                        RiseFall(script->rise, script->fall, !script->init_fail),
-                        worker.clock().make_timer(),
-                        {}});
-      }
-      size_t idx = r.instance->add_tracked(
-          "script " + t.name,
-          {t.weight.value_or(script->weight), t.reverse || script->weight_reverse},
-          check->state.up());
-      check->users.push_back({r.instance.get(), idx});
-    }
+  instances.reserve(config().instances.size());
+  for (const auto& inst : config().instances) {
+    auto ok = start_instance(inst);
+    if (!ok) return ok;
   }
 
   if (!options.control_socket.empty()) {
@@ -289,17 +274,202 @@ Result<void> Daemon::Impl::start() {
   }
 
   auto begin = [this] {
+    begun = true;
     for (auto& r : instances) r.instance->start();
-    for (auto& [name, check] : checks) run_check(*check);
+    start_checks();
   };
-  if (config.global.vrrp_startup_delay > core::Duration::zero()) {
+  if (config().global.vrrp_startup_delay > core::Duration::zero()) {
     logger().info("waiting vrrp_startup_delay before starting the instances");
     startup_timer = worker.clock().make_timer();
-    worker.clock().arm_after(*startup_timer, config.global.vrrp_startup_delay, begin);
+    worker.clock().arm_after(*startup_timer, config().global.vrrp_startup_delay, begin);
   } else {
     begin();
   }
   return {};
+}
+
+// Builds one instance with its socket, notify queue and tracked items; start() is the
+// caller's (at begin, or at once on reload).
+Result<void> Daemon::Impl::start_instance(const Instance& inst) {
+  auto src = source_of(inst);
+  if (!src) return tl::unexpected(src.error());
+  auto sock = socket_for(inst.interface, inst.family);
+  if (!sock) return tl::unexpected(sock.error());
+  if (!inst.unicast) {
+    auto joined = (*sock)->join(inst.mcast_group);
+    if (!joined)
+      return fail(fmt::format("({}) cannot join {} on {}: {}", inst.name,
+                              inst.mcast_group.to_string(), inst.interface,
+                              joined.error().to_string()));
+  }
+  Running r;
+  r.notify = std::make_unique<NotifyQueue>(runner, options.notify_timeout);
+  r.socket = *sock;
+  NotifyQueue* queue = r.notify.get();
+  r.instance = std::make_unique<VrrpInstance>(
+      inst, config().global, *src,
+      VrrpInstance::Deps{worker.clock(), **sock, *addresses, *announcer,
+                         [this, queue](const VrrpInstance& vi, const Transition& t) {
+                           const NotifyScripts& n = vi.config().notify;
+                           const std::optional<ScriptSpec>* specific = nullptr;
+                           if (t.to == State::kMaster) specific = &n.master;
+                           if (t.to == State::kBackup) specific = &n.backup;
+                           if (t.to == State::kFault) specific = &n.fault;
+                           if (t.to == State::kInit) specific = &n.stop;
+                           const std::string word =
+                               t.to == State::kInit ? "STOP" : state_word(t.to);
+                           std::string lower = word;
+                           for (auto& c : lower) c = static_cast<char>(std::tolower(c));
+                           if (specific && *specific)
+                             queue->push(script_spec(
+                                 **specific, fmt::format("notify_{} of {}", lower, vi.name())));
+                           if (n.any) {
+                             auto spec = script_spec(*n.any, "notify of " + vi.name());
+                             // keepalived's arguments: TYPE NAME STATE PRIORITY
+                             spec.argv.insert(spec.argv.end(), {"INSTANCE", vi.name(), word,
+                                                                std::to_string(t.priority)});
+                             queue->push(std::move(spec));
+                           }
+                         },
+                         [this, queue](const VrrpInstance& vi, uint8_t) {
+                           if (vi.config().notify.master_rx_lower_pri)
+                             queue->push(script_spec(*vi.config().notify.master_rx_lower_pri,
+                                                     "notify_master_rx_lower_pri of " + vi.name()));
+                         }});
+  VrrpInstance* vi = r.instance.get();
+
+  // Tracking: the instance's own interface (weight 0: down means FAULT, as keepalived),
+  // track_interface and track_script entries.
+  auto link_up = [&](const std::string& ifname) {
+    auto l = links->link(ifname);
+    return l && l->up();
+  };
+  if (!inst.dont_track_primary) {
+    size_t idx = vi->add_tracked(inst.interface, {0, false}, link_up(inst.interface));
+    interface_users.emplace(inst.interface, Tracked{vi, idx});
+  }
+  for (const auto& t : inst.track_interfaces) {
+    size_t idx = vi->add_tracked(t.name, {t.weight.value_or(0), t.reverse}, link_up(t.name));
+    interface_users.emplace(t.name, Tracked{vi, idx});
+  }
+  for (const auto& t : inst.track_scripts) {
+    const VrrpScript* script = nullptr;
+    for (const auto& s : config().scripts)
+      if (s.name == t.name) script = &s;
+    if (!script)
+      return fail(fmt::format("({}) track_script {}: no such vrrp_script", inst.name, t.name));
+    auto& check = checks[script->name];
+    if (!check) {
+      check = std::make_unique<ScriptCheck>(
+          ScriptCheck{*script,
+                      RiseFall(script->rise, script->fall, !script->init_fail),
+                      worker.clock().make_timer(),
+                      {}});
+    }
+    size_t idx =
+        vi->add_tracked("script " + t.name,
+                        {t.weight.value_or(script->weight), t.reverse || script->weight_reverse},
+                        check->state.up());
+    check->users.push_back({vi, idx});
+  }
+  instances.push_back(std::move(r));
+  return {};
+}
+
+// Drops every reference to an instance that is going away.
+void Daemon::Impl::forget_instance(VrrpInstance* vi) {
+  std::erase_if(interface_users, [vi](const auto& kv) { return kv.second.instance == vi; });
+  for (auto it = checks.begin(); it != checks.end();) {
+    std::erase_if(it->second->users, [vi](const Tracked& t) { return t.instance == vi; });
+    it = it->second->users.empty() ? checks.erase(it) : std::next(it);
+  }
+}
+
+void Daemon::Impl::start_checks() {
+  for (auto& [name, check] : checks) {
+    if (check->started) continue;
+    check->started = true;
+    run_check(*check);
+  }
+}
+
+// SIGHUP: instances whose statements (and global_defs, and the scripts they track) did not
+// change keep running untouched: no transition, no address removed and added again.
+// Changed ones leave as on a stop and start again; a file with errors changes nothing.
+void Daemon::Impl::reload() {
+  auto loaded = load();
+  if (!loaded) {
+    ++failed_reloads;
+    logger().error("reload failed, still running the previous configuration: {}",
+                   loaded.error().to_string());
+    return;
+  }
+  ++reloads;
+  const bool globals_same = same_block(current.nodes, loaded->nodes, "global_defs", "");
+  auto unchanged = [&](const Instance& inst) {
+    if (!globals_same) return false;
+    if (!find_block(loaded->nodes, "vrrp_instance", inst.name)) return false;
+    if (!same_block(current.nodes, loaded->nodes, "vrrp_instance", inst.name)) return false;
+    for (const auto& t : inst.track_scripts)
+      if (!same_block(current.nodes, loaded->nodes, "vrrp_script", t.name)) return false;
+    return true;
+  };
+  std::vector<std::string> kept, restarted, removed, added;
+  std::vector<Running> survivors;
+  std::vector<Running> leaving;
+  for (auto& r : instances) {
+    const Instance& old = r.instance->config();
+    if (unchanged(old)) {
+      kept.push_back(old.name);
+      survivors.push_back(std::move(r));
+    } else {
+      (find_block(loaded->nodes, "vrrp_instance", old.name) ? restarted : removed)
+          .push_back(old.name);
+      leaving.push_back(std::move(r));
+    }
+  }
+  for (auto& r : leaving) {
+    r.instance->stop();
+    forget_instance(r.instance.get());
+  }
+  instances = std::move(survivors);
+  // The notify queues of leaving instances must finish their STOP scripts: keep them alive
+  // on the loop until idle.
+  for (auto& r : leaving) {
+    auto queue = std::shared_ptr<NotifyQueue>(std::move(r.notify));
+    auto timer = std::shared_ptr<core::Timer>(worker.clock().make_timer());
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [this, queue, timer, poll] {
+      if (queue->idle()) {
+        *poll = nullptr;
+        return;
+      }
+      worker.clock().arm_after(*timer, std::chrono::milliseconds(50), *poll);
+    };
+    (*poll)();
+  }
+  current = std::move(*loaded);
+  for (const auto& inst : config().instances) {
+    bool running = false;
+    for (const auto& r : instances) running = running || r.instance->name() == inst.name;
+    if (running) continue;
+    if (std::find(restarted.begin(), restarted.end(), inst.name) == restarted.end())
+      added.push_back(inst.name);
+    auto ok = start_instance(inst);
+    if (!ok) {
+      logger().error("reload: ({}) cannot start: {}", inst.name, ok.error().to_string());
+      continue;
+    }
+    if (begun) instances.back().instance->start();
+  }
+  if (begun) start_checks();
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+    return out.empty() ? "-" : out;
+  };
+  logger().info("reloaded {}: kept [{}], restarted [{}], added [{}], removed [{}]",
+                options.config_path, join(kept), join(restarted), join(added), join(removed));
 }
 
 Result<IpAddress> Daemon::Impl::source_of(const Instance& inst) {
@@ -344,7 +514,7 @@ void Daemon::Impl::dispatch(os::VrrpSocket* socket, const os::RxPacket& packet) 
     }
   }
   ++unknown_vrid;
-  if (config.global.log_unknown_vrids)
+  if (config().global.log_unknown_vrids)
     core::log_limited(unknown_log, worker.clock().now(), spdlog::level::info,
                       "advert for VRID {} from {}: no instance of ours", vrid.value_or(0),
                       packet.source.to_string());
@@ -353,40 +523,25 @@ void Daemon::Impl::dispatch(os::VrrpSocket* socket, const os::RxPacket& packet) 
 core::ProcessSpec Daemon::Impl::script_spec(const ScriptSpec& s, std::string name) const {
   core::ProcessSpec spec;
   spec.argv = s.argv;
-  spec.user = s.user ? s.user : config.global.script_user;
-  spec.group = s.user ? s.group : config.global.script_group;
+  spec.user = s.user ? s.user : config().global.script_user;
+  spec.group = s.user ? s.group : config().global.script_group;
   spec.name = std::move(name);
   return spec;
 }
 
-Result<void> Daemon::Impl::check_script_file(const ScriptSpec& s) const {
-  if (s.argv.empty()) return fail("empty script");
-  const std::string& path = s.argv.front();
-  // A bare name is looked up in PATH by the runner; only paths can be checked here.
-  if (path.find('/') == std::string::npos) return {};
-  uint32_t uid = 0;
-  auto user = s.user ? s.user : config.global.script_user;
-  if (user) {
-    auto u = core::lookup_uid(*user);
-    if (!u) return tl::unexpected(u.error());
-    uid = *u;
-  }
-  return core::check_script(path, config.global.enable_script_security, uid);
-}
-
 void Daemon::Impl::run_check(ScriptCheck& c) {
-  auto spec = script_spec(c.script->script, "vrrp_script " + c.script->name);
-  spec.timeout = std::chrono::duration_cast<core::Duration>(c.script->timeout);
+  auto spec = script_spec(c.script.script, "vrrp_script " + c.script.name);
+  spec.timeout = std::chrono::duration_cast<core::Duration>(c.script.timeout);
   ScriptCheck* check = &c;
   runner.run(std::move(spec), [this, check](const core::ProcessResult& r) {
     ++check->runs;
     if (!r.success()) ++check->failures;
     if (check->state.result(r.success())) {
-      logger().info("VRRP_Script({}) {}", check->script->name,
+      logger().info("VRRP_Script({}) {}", check->script.name,
                     check->state.up() ? "succeeded" : "failed");
       for (const auto& t : check->users) t.instance->set_tracked(t.index, check->state.up());
     }
-    worker.clock().arm_after(*check->timer, check->script->interval,
+    worker.clock().arm_after(*check->timer, check->script.interval,
                              [this, check] { run_check(*check); });
   });
 }
@@ -430,10 +585,12 @@ json Daemon::Impl::status() const {
                        {"failures", c->failures}});
   return {{"program", "tandem-vrrp"},
           {"config", options.config_path},
-          {"router_id", config.global.router_id},
+          {"router_id", config().global.router_id},
           {"instances", list},
           {"scripts", scripts},
-          {"unknown_vrid", unknown_vrid}};
+          {"unknown_vrid", unknown_vrid},
+          {"reloads", reloads},
+          {"failed_reloads", failed_reloads}};
 }
 
 std::string Daemon::Impl::status_text() const {

@@ -29,6 +29,9 @@ class Daemon {
   // Graceful: every master sends priority 0 and removes its addresses, notify stop scripts
   // run; `done` is called on the loop when the scripts have finished (or timed out).
   void stop(std::function<void()> done);
+  // SIGHUP: reads the file again; unchanged instances keep running untouched, changed ones
+  // restart, and a file with errors changes nothing (the reason is logged).
+  void reload();
 
   nlohmann::json status() const;
   std::string status_text() const;
