@@ -11,6 +11,7 @@
 #include "conf/haproxy_lexer.h"
 #include "conf/keepalived_lexer.h"
 #include "core/diagnostic.h"
+#include "vrrp/config.h"
 
 namespace tandem::app {
 
@@ -29,16 +30,23 @@ constexpr const char* kBrokenKeepalived =
 
 void show_keepalived(const fs::path& path) {
   core::Diagnostics diags;
-  auto nodes = conf::load_keepalived(path.string(), diags);
-  std::string blocks;
-  for (const auto& n : nodes) {
-    if (!blocks.empty()) blocks += ", ";
-    blocks += n.keyword.text;
-    if (!n.args.empty()) blocks += " " + n.args.front().text;
-  }
-  fmt::print("   {:<26} {}: {} blocks ({})\n", path.filename().string(),
-             diags.has_errors() ? "ERRORS" : "ok", nodes.size(), blocks);
+  auto config = vrrp::load_config(path.string(), diags);
+  fmt::print("   {:<26} {}\n", path.filename().string(),
+             diags.has_errors() ? "ERRORS" : "ok, every keyword understood");
   if (!diags.empty()) fmt::print("{}", diags.to_string());
+  if (diags.has_errors()) return;
+  for (const auto& inst : config.instances) {
+    std::string peers, vips;
+    for (const auto& p : inst.unicast_peers) peers += (peers.empty() ? "" : ",") + p.to_string();
+    for (const auto& v : inst.vips)
+      vips += fmt::format("{}{}/{}", vips.empty() ? "" : " ", v.address.to_string(), v.prefix_len);
+    fmt::print("      {}: VRRPv{} VRID {} priority {}{}, {} {}, VIP {}\n", inst.name, inst.version,
+               inst.vrid, inst.priority, inst.start_as_master ? " (MASTER)" : "",
+               inst.unicast ? "unicast from" : "multicast on",
+               inst.unicast ? (inst.src_ip ? inst.src_ip->to_string() : "?") + " to " + peers
+                            : inst.interface,
+               vips);
+  }
 }
 
 void show_haproxy(const fs::path& path) {
@@ -72,13 +80,15 @@ int run_demo(const DemoOptions& options) {
       "\n"
       "The finished demo builds the classic cloud pair on this machine (node A and node B,\n"
       "each with tandem-lb and tandem-vrrp, five web servers, a client), breaks it four ways\n"
-      "and prints the outage each time. This build has the foundations only, so the demo\n"
+      "and prints the outage each time. This build does not have the proxy yet, so the demo\n"
       "shows what runs today and says plainly what does not yet:\n"
       "\n"
       "   [x] configuration front end: haproxy.cfg and keepalived.conf syntax, includes,\n"
       "       every error at once with file:line:col and a hint\n"
       "   [x] core runtime: event loop, clock, logging, scripts with time-outs, control socket\n"
-      "   [ ] tandem-vrrp's VRRP engine (elections, virtual addresses, tracking)\n"
+      "   [x] tandem-vrrp: VRRP v2/v3 over IPv4 and IPv6, unicast and multicast, virtual\n"
+      "       addresses, GARP/NA, tracking, notify scripts in order, reload; as root,\n"
+      "       `ctest -L lab` (in build/release) runs failovers in network namespaces\n"
       "   [ ] tandem-lb's proxy (TCP and HTTP/1.1, health checks, balancing)\n"
       "   [ ] the failover demo in network namespaces, tandem status, tandem check\n"
       "\n");
