@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "app/demo.h"
+#include "app/status.h"
 #include "app/version.h"
 
 namespace {
@@ -17,6 +18,8 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  demo [--examples DIR]   show what tandem does, with what this build has\n"
+    "  status [--json] [--vrrp-socket PATH] [--lb-socket PATH]\n"
+    "                          both daemons of this node at a glance\n"
     "  version                 print the version\n"
     "  help                    this text\n"
     "\n"
@@ -51,6 +54,23 @@ int main(int argc, char** argv) {
       }
     }
     return app::run_demo(options);
+  }
+  if (cmd == "status") {
+    app::StatusOptions options;
+    for (int i = 2; i < argc; ++i) {
+      std::string_view a = argv[i];
+      if (a == "--json") {
+        options.json = true;
+      } else if (a == "--vrrp-socket" && i + 1 < argc) {
+        options.vrrp_socket = argv[++i];
+      } else if (a == "--lb-socket" && i + 1 < argc) {
+        options.lb_socket = argv[++i];
+      } else {
+        fmt::print(stderr, "tandem status: unknown option '{}'\n", a);
+        return 2;
+      }
+    }
+    return app::run_status(options);
   }
   fmt::print(stderr, "tandem: unknown command '{}'\n\n{}", cmd, kUsage);
   return 2;

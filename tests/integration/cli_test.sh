@@ -57,6 +57,8 @@ check "lb unknown flag" 1 "unknown option '-Z'" -- "$bin/tandem-lb" -Z
 # tandem: the operator's command.
 check "tandem --help" 0 "demo" -- "$bin/tandem" --help
 check "tandem bogus" 2 "unknown command 'bogus'" -- "$bin/tandem" bogus
+check "tandem status with no daemon says so" 2 "tandem-vrrp  is the daemon running\\? cannot connect to $work/none.sock" -- "$bin/tandem" status --vrrp-socket "$work/none.sock" --lb-socket "$work/none2.sock"
+check "tandem status --json" 2 '"running": false' -- "$bin/tandem" status --json --vrrp-socket "$work/none.sock" --lb-socket "$work/none2.sock"
 check "tandem demo reads the examples" 0 "node-a.keepalived.conf +ok" -- "$bin/tandem" demo --examples "$ex"
 
 echo "$passes passed, $failures failed"

@@ -82,6 +82,11 @@ has_vip 2 && lab_fail "the VIP is on the backup too"
 lab_wait_for "a gratuitous ARP for $vip seen by h3" 3 \
   grep -qE "Request who-has $vip .*tell $vip" "$(ls -t "$LAB_LOG_DIR"/h3-*tcpdump.log | head -1)"
 lab_log "election: node 1 MASTER with $vip, node 2 BACKUP, GARP seen on h3"
+# tandem status shows the node's instance from its control socket (tandem-lb is not there:
+# exit 1 says one daemon did not answer).
+status_out=$("$bin/tandem" status --vrrp-socket "$LAB_DIR/node1.sock" --lb-socket "$LAB_DIR/none" || true)
+grep -qE "^  VI_1 +MASTER +51 +200/200 +198\.18\.0\.1 +unicast +$vip/24" <<<"$status_out" ||
+  lab_fail "tandem status does not show node 1 as MASTER: $status_out"
 
 # Steady for a second: no spurious transition on either side.
 sleep 1  # observing that nothing happens takes the time itself
