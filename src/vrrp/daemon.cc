@@ -1,8 +1,10 @@
 #include "vrrp/daemon.h"
 
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "vrrp/instance.h"
 #include "vrrp/os/addresses.h"
 #include "vrrp/os/announce.h"
+#include "vrrp/os/file_watch.h"
 #include "vrrp/os/link_watch.h"
 #include "vrrp/os/vrrp_socket.h"
 
@@ -129,6 +132,9 @@ struct Daemon::Impl {
   os::AddressManagerPtr addresses;
   os::AnnouncerPtr announcer;
   os::LinkWatchPtr links;
+  os::FileWatchPtr files;
+  std::multimap<std::string, Tracked> file_users;  // path -> tracked items
+  std::set<std::string> watched_files;
   std::map<std::pair<std::string, Family>, os::VrrpSocketPtr> sockets;
   std::vector<Running> instances;
   std::map<std::string, std::unique_ptr<ScriptCheck>> checks;
@@ -205,7 +211,6 @@ Result<Daemon::Impl::Loaded> Daemon::Impl::load() {
   std::vector<std::string> missing;
   if (!c.sync_groups.empty()) missing.push_back("vrrp_sync_group");
   for (const auto& inst : c.instances) {
-    if (!inst.track_files.empty()) missing.push_back("track_file in " + inst.name);
     if (!inst.track_processes.empty()) missing.push_back("track_process in " + inst.name);
   }
   if (!missing.empty()) {
@@ -255,6 +260,9 @@ Result<void> Daemon::Impl::start() {
   if (!lw) return tl::unexpected(lw.error());
   links = std::move(*lw);
   links->on_link([this](const os::LinkState& l) { on_link(l); });
+  auto fw = os::open_file_watch(worker.io());
+  if (!fw) return tl::unexpected(fw.error());
+  files = std::move(*fw);
 
   instances.reserve(config().instances.size());
   for (const auto& inst : config().instances) {
@@ -372,6 +380,33 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
                         check->state.up());
     check->users.push_back({vi, idx});
   }
+  for (const auto& t : inst.track_files) {
+    const TrackFile* file = nullptr;
+    for (const auto& f : config().track_files)
+      if (f.name == t.name) file = &f;
+    if (!file)
+      return fail(fmt::format("({}) track_file {}: no such track_file", inst.name, t.name));
+    // init_file: give the file its starting value when it is missing (or always).
+    if (file->init_value && (file->init_overwrite || !std::filesystem::exists(file->path))) {
+      std::ofstream out(file->path, std::ios::trunc);
+      out << *file->init_value << "\n";
+      if (!out) logger().warn("track_file {}: cannot write {}", file->name, file->path);
+    }
+    size_t idx = vi->add_tracked_value(
+        "file " + t.name, {t.weight.value_or(file->weight), t.reverse || file->weight_reverse},
+        os::read_track_file(file->path));
+    file_users.emplace(file->path, Tracked{vi, idx});
+    if (watched_files.insert(file->path).second) {
+      const std::string path = file->path;
+      auto ok = files->watch(path, [this, path] {
+        const int64_t value = os::read_track_file(path);
+        auto [b, e] = file_users.equal_range(path);
+        for (auto it = b; it != e; ++it)
+          it->second.instance->set_tracked_value(it->second.index, value);
+      });
+      if (!ok) return fail(fmt::format("track_file {}: {}", file->name, ok.error().to_string()));
+    }
+  }
   instances.push_back(std::move(r));
   return {};
 }
@@ -379,6 +414,7 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
 // Drops every reference to an instance that is going away.
 void Daemon::Impl::forget_instance(VrrpInstance* vi) {
   std::erase_if(interface_users, [vi](const auto& kv) { return kv.second.instance == vi; });
+  std::erase_if(file_users, [vi](const auto& kv) { return kv.second.instance == vi; });
   for (auto it = checks.begin(); it != checks.end();) {
     std::erase_if(it->second->users, [vi](const Tracked& t) { return t.instance == vi; });
     it = it->second->users.empty() ? checks.erase(it) : std::next(it);
@@ -412,6 +448,10 @@ void Daemon::Impl::reload() {
     if (!same_block(current.nodes, loaded->nodes, "vrrp_instance", inst.name)) return false;
     for (const auto& t : inst.track_scripts)
       if (!same_block(current.nodes, loaded->nodes, "vrrp_script", t.name)) return false;
+    for (const auto& t : inst.track_files)
+      if (!same_block(current.nodes, loaded->nodes, "track_file", t.name) ||
+          !same_block(current.nodes, loaded->nodes, "vrrp_track_file", t.name))
+        return false;
     return true;
   };
   std::vector<std::string> kept, restarted, removed, added;

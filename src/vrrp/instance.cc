@@ -99,6 +99,16 @@ void VrrpInstance::set_tracked(size_t index, bool up) {
   update_priority();
 }
 
+size_t VrrpInstance::add_tracked_value(std::string name, TrackedWeight weight, int64_t value) {
+  return tracker_.add_value(std::move(name), weight, value);
+}
+
+void VrrpInstance::set_tracked_value(size_t index, int64_t value) {
+  if (!tracker_.set_value(index, value)) return;
+  logger().info("({}) tracked {} reads {}", name(), tracker_.name(index), value);
+  update_priority();
+}
+
 void VrrpInstance::update_priority() {
   const auto verdict = tracker_.verdict();
   const auto now = deps_.clock.now();
@@ -336,9 +346,12 @@ nlohmann::json VrrpInstance::status() const {
     if (counters_.dropped[i] > 0)
       drops[std::string(to_string(static_cast<RxStatus>(i)))] = counters_.dropped[i];
   json tracked = json::array();
-  for (size_t i = 0; i < tracker_.size(); ++i)
-    tracked.push_back(
-        {{"name", tracker_.name(i)}, {"up", tracker_.up(i)}, {"weight", tracker_.weight(i)}});
+  for (size_t i = 0; i < tracker_.size(); ++i) {
+    json item = {
+        {"name", tracker_.name(i)}, {"up", tracker_.up(i)}, {"weight", tracker_.weight(i)}};
+    if (tracker_.numeric(i)) item["value"] = tracker_.value(i);
+    tracked.push_back(std::move(item));
+  }
   json j = {
       {"name", config_.name},
       {"state", to_string(state())},

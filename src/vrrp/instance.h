@@ -71,6 +71,8 @@ class VrrpInstance {
   // Tracking: register items at set-up, then report their state.
   size_t add_tracked(std::string name, TrackedWeight weight, bool up);
   void set_tracked(size_t index, bool up);
+  size_t add_tracked_value(std::string name, TrackedWeight weight, int64_t value);
+  void set_tracked_value(size_t index, int64_t value);
 
   const Instance& config() const { return config_; }
   const std::string& name() const { return config_.name; }

@@ -28,13 +28,20 @@ class PriorityTracker {
 
   // Adds an item; returns its index. `up` is its state until set() says otherwise.
   size_t add(std::string name, TrackedWeight weight, bool up);
+  // Adds a numeric item (keepalived's track_file): value x weight joins the priority
+  // (negated with reverse); with weight 0 a non-zero value means FAULT, and so does a
+  // contribution of -254 or less.
+  size_t add_value(std::string name, TrackedWeight weight, int64_t value);
   // Returns true when the item's state changed.
   bool set(size_t index, bool up);
+  bool set_value(size_t index, int64_t value);
   PriorityVerdict verdict() const;
 
   size_t size() const { return items_.size(); }
   const std::string& name(size_t i) const { return items_[i].name; }
   bool up(size_t i) const { return items_[i].up; }
+  bool numeric(size_t i) const { return items_[i].numeric; }
+  int64_t value(size_t i) const { return items_[i].value; }
   int weight(size_t i) const { return items_[i].weight.weight; }
 
  private:
@@ -42,7 +49,11 @@ class PriorityTracker {
     std::string name;
     TrackedWeight weight;
     bool up;
+    bool numeric = false;
+    int64_t value = 0;
   };
+  static bool verdict_of(const Item& item);  // a numeric item is "up" unless it means FAULT
+  static int64_t contribution(const Item& item);
   uint8_t base_;
   std::vector<Item> items_;
 };

@@ -47,6 +47,33 @@ TEST(PriorityTracker, ClampsToOneTo254AndLeavesOwnersAlone) {
   EXPECT_EQ(owner.verdict().priority, 255);
 }
 
+TEST(PriorityTracker, FileValuesMultiplyTheWeight) {
+  PriorityTracker t(100);
+  size_t f = t.add_value("maintenance", {-10, false}, 0);
+  EXPECT_EQ(t.verdict().priority, 100);
+  EXPECT_TRUE(t.set_value(f, 3));
+  EXPECT_EQ(t.verdict().priority, 70);
+  EXPECT_FALSE(t.set_value(f, 3));
+  EXPECT_TRUE(t.set_value(f, -2));
+  EXPECT_EQ(t.verdict().priority, 120);
+  size_t r = t.add_value("boost", {5, true}, 2);  // reverse: -10
+  EXPECT_EQ(t.verdict().priority, 110);
+  t.set_value(r, 0);
+  EXPECT_EQ(t.verdict().priority, 120);
+  EXPECT_FALSE(t.verdict().fault);
+  t.set_value(f, 26);  // -260: keepalived's "-254 or less" means FAULT
+  EXPECT_TRUE(t.verdict().fault);
+}
+
+TEST(PriorityTracker, FileWithWeightZeroIsFaultOnAnyNonZeroValue) {
+  PriorityTracker t(100);
+  size_t f = t.add_value("down_flag", {0, false}, 1);
+  EXPECT_TRUE(t.verdict().fault);
+  t.set_value(f, 0);
+  EXPECT_FALSE(t.verdict().fault);
+  EXPECT_EQ(t.verdict().priority, 100);
+}
+
 TEST(RiseFall, NeedsFallFailuresAndRiseSuccessesInARow) {
   RiseFall rf(2, 3, true);
   EXPECT_FALSE(rf.result(false));
