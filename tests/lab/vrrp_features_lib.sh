@@ -1,0 +1,111 @@
+# tests/lab/vrrp_features_lib.sh: helpers shared by the tandem-vrrp feature lab tests
+# (vrrp_three_v2.sh, vrrp_ipv6.sh, vrrp_nopreempt.sh, vrrp_track_script.sh,
+# vrrp_track_interface.sh). Source it after lib.sh. Node N runs in host hN with the
+# configuration $LAB_DIR/nodeN.conf and the control socket $LAB_DIR/nodeN.sock.
+
+vf_bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
+declare -A VF_PID VF_LOG
+
+# vf_notify_scripts N: $LAB_DIR/notify-N.sh (the generic notify) and notify-N-master.sh,
+# -backup.sh, -fault.sh (the specific ones); all append one line to $LAB_DIR/notify-N.log,
+# the specific ones as "notify_<state>" with their arguments (there should be none).
+vf_notify_scripts() {
+  local n=$1 s
+  cat >"$LAB_DIR/notify-$n.sh" <<SH
+#!/bin/sh
+echo "\$*" >> $LAB_DIR/notify-$n.log
+SH
+  for s in master backup fault; do
+    cat >"$LAB_DIR/notify-$n-$s.sh" <<SH
+#!/bin/sh
+echo "notify_$s\${*:+ \$*}" >> $LAB_DIR/notify-$n.log
+SH
+  done
+  chmod 755 "$LAB_DIR"/notify-"$n"*.sh
+}
+
+# vf_notify_conf N: the notify lines of an instance of node N.
+vf_notify_conf() {
+  local n=$1
+  printf '    notify %s\n' "$LAB_DIR/notify-$n.sh"
+  printf '    notify_master %s\n' "$LAB_DIR/notify-$n-master.sh"
+  printf '    notify_backup %s\n' "$LAB_DIR/notify-$n-backup.sh"
+  printf '    notify_fault %s\n' "$LAB_DIR/notify-$n-fault.sh"
+}
+
+# vf_start N: start node N (tandem-vrrp in the foreground, logging to stderr).
+vf_start() {
+  local n=$1
+  lab_spawn "h$n" "$vf_bin/tandem-vrrp" -n -l -f "$LAB_DIR/node$n.conf" \
+    --control-socket "$LAB_DIR/node$n.sock"
+  # shellcheck disable=SC2034 # for the tests that source this file
+  VF_PID[$n]=$LAB_PID
+  VF_LOG[$n]=$LAB_LOG_DIR/h$n-${#LAB_PIDS[@]}-tandem-vrrp.log # as lab_spawn names it
+}
+
+vf_ctl() { socat -t 2 - "UNIX-CONNECT:$LAB_DIR/node$1.sock" <<<"$2"; }
+vf_state() { vf_ctl "$1" "show state" | awk '$1 == "VI_1" {print $2}'; }
+vf_is_state() { [[ $(vf_state "$1") == "$2" ]]; }
+# vf_jq N FILTER: the filter applied to node N's "show state json".
+vf_jq() { vf_ctl "$1" "show state json" | jq -r "$2"; }
+vf_is_jq() { [[ $(vf_jq "$1" "$2") == "$3" ]]; }
+
+# vf_has_addr N ADDR/LEN: whether node N's eth0 carries that address (IPv4 or IPv6).
+# The listing is read whole first: ip writes one line at a time, and under pipefail a
+# "| grep -q" that stops at the first match can turn ip's SIGPIPE into a false "absent".
+vf_has_addr() {
+  local fam=-4 out
+  [[ $2 == *:* ]] && fam=-6
+  out=$(lab_exec "h$1" ip "$fam" -o addr show dev eth0) || return 1
+  grep -q " $2 " <<<"$out"
+}
+vf_no_addr() { ! vf_has_addr "$@"; }
+
+# vf_vip_only_on N ADDR/LEN HOSTS...: the address on node N and on no other of HOSTS.
+vf_vip_only_on() {
+  local n=$1 addr=$2 h
+  shift 2
+  vf_has_addr "$n" "$addr" || return 1
+  for h in "$@"; do
+    [[ $h == "$n" ]] && continue
+    vf_has_addr "$h" "$addr" && return 1
+  done
+  return 0
+}
+
+vf_exited() { ! kill -0 "$1" 2>/dev/null; }
+vf_now_ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
+vf_count() { grep -c -- "$2" "${VF_LOG[$1]}" || true; }
+
+# vf_entered_ms N STATE: ms since the epoch of node N's last "(VI_1) Entering STATE STATE".
+vf_entered_ms() {
+  local line ts
+  line=$(grep "(VI_1) Entering $2 STATE" "${VF_LOG[$1]}" | tail -1)
+  [[ -n $line ]] || return 1
+  ts=${line%% *}
+  date -d "${ts/T/ } UTC" +%s%3N
+}
+
+vf_lines_at_least() { [[ -f $1 && $(wc -l <"$1") -ge $2 ]]; }
+
+# vf_expect_file FILE EXPECTED DESC: FILE's content is EXPECTED (waits up to 3 s for it).
+vf_expect_file() {
+  local file=$1 want=$2 desc=$3 n
+  n=$(printf '%s\n' "$want" | wc -l)
+  lab_poll 3 vf_lines_at_least "$file" "$n" || true
+  local got
+  got=$(cat "$file" 2>/dev/null || true)
+  if [[ $got != "$want" ]]; then
+    lab_log "$desc: expected:"
+    printf '%s\n' "$want" | sed 's/^/    /' >&2
+    lab_log "$desc: got:"
+    printf '%s\n' "$got" | sed 's/^/    /' >&2
+    lab_fail "$desc: wrong notify calls"
+  fi
+}
+
+# vf_within DESC MEASURED_MS BOUND_MS: fail when MEASURED_MS > BOUND_MS.
+vf_within() {
+  lab_log "$1: ${2} ms (bound ${3} ms)"
+  (($2 <= $3)) || lab_fail "$1 took ${2} ms > ${3} ms"
+}
