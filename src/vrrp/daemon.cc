@@ -18,6 +18,7 @@
 #include "vrrp/os/announce.h"
 #include "vrrp/os/file_watch.h"
 #include "vrrp/os/link_watch.h"
+#include "vrrp/os/process_watch.h"
 #include "vrrp/os/vrrp_socket.h"
 
 namespace tandem::vrrp {
@@ -96,6 +97,13 @@ struct Daemon::Impl {
     uint64_t runs = 0, failures = 0;
     bool started = false;
   };
+  struct ProcessCheck {
+    TrackProcess spec;  // a copy, as ScriptCheck's
+    size_t count = 0;
+    bool up = false;
+    core::TimerPtr delay;  // fork_delay / terminate_delay before a change counts
+    std::vector<Tracked> users;
+  };
   struct Running {
     std::unique_ptr<NotifyQueue> notify;  // outlives the instance's last transition
     std::unique_ptr<VrrpInstance> instance;
@@ -120,6 +128,7 @@ struct Daemon::Impl {
   core::ProcessSpec script_spec(const ScriptSpec& s, std::string name) const;
   void run_check(ScriptCheck& c);
   void on_link(const os::LinkState& link);
+  void on_process_count(ProcessCheck& pc, size_t count);
   json status() const;
   std::string status_text() const;
   std::string command(std::string_view line) const;
@@ -135,6 +144,8 @@ struct Daemon::Impl {
   os::FileWatchPtr files;
   std::multimap<std::string, Tracked> file_users;  // path -> tracked items
   std::set<std::string> watched_files;
+  os::ProcessWatchPtr processes;  // opened when a track_process is used (needs root)
+  std::map<std::string, std::unique_ptr<ProcessCheck>> process_checks;
   std::map<std::pair<std::string, Family>, os::VrrpSocketPtr> sockets;
   std::vector<Running> instances;
   std::map<std::string, std::unique_ptr<ScriptCheck>> checks;
@@ -208,16 +219,8 @@ Result<Daemon::Impl::Loaded> Daemon::Impl::load() {
                             diags.error_count()));
   const Config& c = loaded.config;
   // Say plainly what this version cannot do yet, rather than run without it.
-  std::vector<std::string> missing;
-  if (!c.sync_groups.empty()) missing.push_back("vrrp_sync_group");
-  for (const auto& inst : c.instances) {
-    if (!inst.track_processes.empty()) missing.push_back("track_process in " + inst.name);
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    return fail("not implemented yet in this version of tandem-vrrp: " + list);
-  }
+  if (!c.sync_groups.empty())
+    return fail("not implemented yet in this version of tandem-vrrp: vrrp_sync_group");
   if (c.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
   // Scripts are refused before anything runs when enable_script_security says so.
   auto check_file = [&](const ScriptSpec& s) -> Result<void> {
@@ -407,14 +410,90 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
       if (!ok) return fail(fmt::format("track_file {}: {}", file->name, ok.error().to_string()));
     }
   }
+  for (const auto& t : inst.track_processes) {
+    const TrackProcess* proc = nullptr;
+    for (const auto& p : config().track_processes)
+      if (p.name == t.name) proc = &p;
+    if (!proc)
+      return fail(
+          fmt::format("({}) track_process {}: no such vrrp_track_process", inst.name, t.name));
+    auto& check = process_checks[proc->name];
+    if (!check) {
+      if (!processes) {
+        auto pw = os::open_process_watch(worker.io(), worker.clock());
+        if (!pw) return fail("track_process: " + pw.error().to_string());
+        processes = std::move(*pw);
+      }
+      check = std::make_unique<ProcessCheck>();
+      check->spec = *proc;
+      check->delay = worker.clock().make_timer();
+      os::ProcessPattern pattern;
+      pattern.name = proc->process;
+      pattern.params = proc->params;
+      pattern.full_command = proc->full_command;
+      switch (proc->param_match) {
+        case ParamMatch::kNone:
+          pattern.match = proc->params.empty() ? os::ProcessPattern::Match::kAny
+                                               : os::ProcessPattern::Match::kExact;
+          break;
+        case ParamMatch::kExact:
+          pattern.match = os::ProcessPattern::Match::kExact;
+          break;
+        case ParamMatch::kPartial:
+          pattern.match = os::ProcessPattern::Match::kPartial;
+          break;
+        case ParamMatch::kInitial:
+          pattern.match = os::ProcessPattern::Match::kInitial;
+          break;
+      }
+      ProcessCheck* pc = check.get();
+      auto count = processes->watch(pattern, [this, pc](size_t n) { on_process_count(*pc, n); });
+      if (!count) return fail("track_process " + proc->name + ": " + count.error().to_string());
+      pc->count = *count;
+      pc->up = *count >= proc->quorum && *count <= proc->quorum_max;
+      logger().info("track_process {}: {} process(es) of {} running: {}", proc->name, *count,
+                    proc->process, pc->up ? "UP" : "DOWN");
+    }
+    size_t idx = vi->add_tracked(
+        "process " + t.name, {t.weight.value_or(proc->weight), t.reverse || proc->weight_reverse},
+        check->up);
+    check->users.push_back({vi, idx});
+  }
   instances.push_back(std::move(r));
   return {};
+}
+
+// A tracked process count changed: up is quorum <= count <= quorum_max, and a change counts
+// only once it has lasted fork_delay (coming up) or terminate_delay (going down).
+void Daemon::Impl::on_process_count(ProcessCheck& pc, size_t count) {
+  pc.count = count;
+  const bool up = count >= pc.spec.quorum && count <= pc.spec.quorum_max;
+  if (up == pc.up) {
+    pc.delay->cancel();
+    return;
+  }
+  const core::Duration wait = up ? pc.spec.fork_delay : pc.spec.terminate_delay;
+  auto apply = [this, &pc] {
+    const bool now_up = pc.count >= pc.spec.quorum && pc.count <= pc.spec.quorum_max;
+    if (now_up == pc.up) return;
+    pc.up = now_up;
+    logger().info("track_process {}: {} process(es) of {}: {}", pc.spec.name, pc.count,
+                  pc.spec.process, pc.up ? "UP" : "DOWN");
+    for (const auto& t : pc.users) t.instance->set_tracked(t.index, pc.up);
+  };
+  if (wait > core::Duration::zero()) {
+    if (!pc.delay->armed()) worker.clock().arm_after(*pc.delay, wait, apply);
+  } else {
+    apply();
+  }
 }
 
 // Drops every reference to an instance that is going away.
 void Daemon::Impl::forget_instance(VrrpInstance* vi) {
   std::erase_if(interface_users, [vi](const auto& kv) { return kv.second.instance == vi; });
   std::erase_if(file_users, [vi](const auto& kv) { return kv.second.instance == vi; });
+  for (auto& [name, pc] : process_checks)
+    std::erase_if(pc->users, [vi](const Tracked& t) { return t.instance == vi; });
   for (auto it = checks.begin(); it != checks.end();) {
     std::erase_if(it->second->users, [vi](const Tracked& t) { return t.instance == vi; });
     it = it->second->users.empty() ? checks.erase(it) : std::next(it);
@@ -448,6 +527,8 @@ void Daemon::Impl::reload() {
     if (!same_block(current.nodes, loaded->nodes, "vrrp_instance", inst.name)) return false;
     for (const auto& t : inst.track_scripts)
       if (!same_block(current.nodes, loaded->nodes, "vrrp_script", t.name)) return false;
+    for (const auto& t : inst.track_processes)
+      if (!same_block(current.nodes, loaded->nodes, "vrrp_track_process", t.name)) return false;
     for (const auto& t : inst.track_files)
       if (!same_block(current.nodes, loaded->nodes, "track_file", t.name) ||
           !same_block(current.nodes, loaded->nodes, "vrrp_track_file", t.name))

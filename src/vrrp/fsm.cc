@@ -153,6 +153,9 @@ Actions Fsm::receive(TimePoint now, const ReceivedAdvert& advert) {
         return out;
       }
       // A lower priority master and we may preempt: at once, or once preempt_delay passed.
+      // RFC 5798 and keepalived 2.2.7 discard the advert and wait for Master_Down_Interval;
+      // taking over now is what lets a master that lowers its priority (tracking) hand
+      // over within a round trip. The old master hears our advert and steps down.
       master_address_ = advert.source;
       master_priority_ = advert.priority;
       if (preempt_at_ == kNever && !preempt_delay_served_ &&

@@ -82,6 +82,12 @@ void VrrpInstance::start() {
                 config_.vrid, config_.priority, config_.version,
                 config_.unicast ? "unicast" : "multicast", config_.interface, primary_.to_string());
   apply(fsm_.start(deps_.clock.now()));
+  // A previous run killed without a chance to clean up may have left the addresses on:
+  // take them off, as keepalived does, or two nodes would answer for them.
+  if (state() != State::kMaster) {
+    addresses_on_ = true;
+    remove_addresses();
+  }
   update_priority();  // tracked items registered before start
 }
 

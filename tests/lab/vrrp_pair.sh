@@ -50,7 +50,11 @@ start_node() {  # start_node N: sets NODE_PID[N]
   NODE_LOG[$1]=$(ls -t "$LAB_LOG_DIR"/h"$1"-*tandem-vrrp.log | head -1)
 }
 
-has_vip() { lab_exec "h$1" ip -4 -o addr show dev eth0 | grep -q " $vip/24"; }
+has_vip() {  # reads the whole listing first: grep -q could end ip early (SIGPIPE)
+  local out
+  out=$(lab_exec "h$1" ip -4 -o addr show dev eth0)
+  grep -q " $vip/24" <<<"$out"
+}
 no_vip() { ! has_vip "$1"; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
 lines_at_least() { [[ -f $1 && $(wc -l <"$1") -ge $2 ]]; }

@@ -1,1 +1,147 @@
-// placeholder: being written
+// The balancer table: the factory choosing an algorithm file, and what all algorithms share
+// (usability, effective weights with slowstart, active/backup groups, smooth order).
+#include "lb/balance/balancer.h"
+
+#include <algorithm>
+
+#include "lb/balance/internal.h"
+
+namespace tandem::lb {
+namespace {
+
+// value * num / den for num < den without overflowing 64 bits on long slowstarts.
+uint64_t scale(uint64_t value, uint64_t num, uint64_t den) {
+  while (den > (uint64_t{1} << 48)) {
+    num >>= 8;
+    den >>= 8;
+  }
+  return value * num / den;
+}
+
+// Elapsed and total slowstart when `s` is ramping up at `now`, else nullopt (full speed).
+std::optional<std::pair<uint64_t, uint64_t>> ramp(const ServerView& s, core::TimePoint now) {
+  if (s.slowstart <= core::Duration::zero()) return std::nullopt;
+  const core::Duration elapsed = now - s.up_since;
+  if (elapsed >= s.slowstart) return std::nullopt;
+  const uint64_t e = elapsed > core::Duration::zero() ? static_cast<uint64_t>(elapsed.count()) : 0;
+  return std::pair{e, static_cast<uint64_t>(s.slowstart.count())};
+}
+
+}  // namespace
+
+std::string_view to_string(Algorithm a) {
+  switch (a) {
+    case Algorithm::kRoundRobin:
+      return "roundrobin";
+    case Algorithm::kStaticRr:
+      return "static-rr";
+    case Algorithm::kLeastConn:
+      return "leastconn";
+    case Algorithm::kFirst:
+      return "first";
+    case Algorithm::kSource:
+      return "source";
+    case Algorithm::kUri:
+      return "uri";
+    case Algorithm::kHdr:
+      return "hdr";
+    case Algorithm::kRandom:
+      return "random";
+  }
+  return "?";
+}
+
+uint64_t SplitMix64::next() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+bool is_usable(const ServerView& s) {
+  return s.up && !s.maint && !s.draining && s.weight > 0;
+}
+
+uint32_t effective_weight(const ServerView& s, core::TimePoint now) {
+  if (!is_usable(s)) return 0;
+  const uint32_t full = std::min(s.weight, kMaxWeight) * kWeightScale;
+  const auto r = ramp(s, now);
+  if (!r) return full;
+  // Never 0 while up: a starting server must get some traffic to ever be seen working.
+  return std::max<uint32_t>(1, static_cast<uint32_t>(scale(full, r->first, r->second)));
+}
+
+uint32_t effective_maxconn(const ServerView& s, core::TimePoint now) {
+  if (s.maxconn == 0) return 0;
+  const auto r = ramp(s, now);
+  if (!r) return s.maxconn;
+  return std::max<uint32_t>(1, static_cast<uint32_t>(scale(s.maxconn, r->first, r->second)));
+}
+
+bool has_free_slot(const ServerView& s, core::TimePoint now) {
+  if (s.maxconn == 0) return true;
+  return s.queued == 0 && s.active_conns < effective_maxconn(s, now);
+}
+
+BalancerPtr make_balancer(const BalanceSpec& spec) {
+  switch (spec.algorithm) {
+    case Algorithm::kRoundRobin:
+      return detail::make_round_robin(spec);
+    case Algorithm::kStaticRr:
+      return detail::make_static_rr(spec);
+    case Algorithm::kLeastConn:
+      return detail::make_least_conn(spec);
+    case Algorithm::kFirst:
+      return detail::make_first(spec);
+    case Algorithm::kSource:
+    case Algorithm::kUri:
+    case Algorithm::kHdr:
+      return spec.hash_type == HashType::kConsistent ? detail::make_consistent_hash(spec)
+                                                     : detail::make_map_hash(spec);
+    case Algorithm::kRandom:
+      return detail::make_random(spec);
+  }
+  return detail::make_round_robin(spec);
+}
+
+namespace detail {
+
+Group select_group(std::span<const ServerView> servers, bool all_backups) {
+  Group g;
+  size_t first_backup = kAll;
+  for (size_t i = 0; i < servers.size(); ++i) {
+    const ServerView& s = servers[i];
+    if (!is_usable(s)) continue;
+    if (!s.backup) {
+      g.kind = Group::Kind::kActive;
+      return g;
+    }
+    if (first_backup == kAll || s.id < servers[first_backup].id) first_backup = i;
+  }
+  if (first_backup != kAll) {
+    g.kind = Group::Kind::kBackup;
+    if (!all_backups) g.only = first_backup;
+  }
+  return g;
+}
+
+std::vector<uint32_t> smooth_order(std::span<const std::pair<uint32_t, uint32_t>> weighted) {
+  uint64_t total = 0;
+  for (const auto& [index, weight] : weighted) total += weight;
+  std::vector<uint32_t> order;
+  order.reserve(total);
+  std::vector<int64_t> current(weighted.size(), 0);
+  for (uint64_t step = 0; step < total; ++step) {
+    size_t best = 0;
+    for (size_t k = 0; k < weighted.size(); ++k) {
+      current[k] += weighted[k].second;
+      if (current[k] > current[best]) best = k;
+    }
+    current[best] -= static_cast<int64_t>(total);
+    order.push_back(weighted[best].first);
+  }
+  return order;
+}
+
+}  // namespace detail
+}  // namespace tandem::lb

@@ -82,6 +82,7 @@ TEST(VrrpInstance, BecomesMasterSendsToEachPeerAddsAndAnnouncesTheVip) {
   EXPECT_EQ(h.instance.state(), State::kBackup);
   h.clock.advance(seconds(4));
   ASSERT_EQ(h.instance.state(), State::kMaster);
+  h.addresses.ops.erase(h.addresses.ops.begin());  // the stale-VIP removal at start
   ASSERT_EQ(h.socket.sent.size(), 1u);
   EXPECT_EQ(h.socket.sent[0].destination, kPeer);
   EXPECT_EQ(h.socket.sent[0].source, kUs);
@@ -101,6 +102,18 @@ TEST(VrrpInstance, BecomesMasterSendsToEachPeerAddsAndAnnouncesTheVip) {
   EXPECT_EQ(h.seen[1].to, State::kMaster);
 }
 
+TEST(VrrpInstance, StartingAsBackupRemovesAStaleVip) {
+  Harness h;
+  // A previous run killed with SIGKILL left the address on the interface.
+  ASSERT_TRUE(h.addresses.add({kVip, 24, "eth0", "", std::nullopt, 0, true}).value());
+  h.addresses.ops.clear();
+  h.instance.start();
+  ASSERT_EQ(h.instance.state(), State::kBackup);
+  ASSERT_EQ(h.addresses.ops.size(), 1u);
+  EXPECT_FALSE(h.addresses.ops[0].add);
+  EXPECT_TRUE(h.addresses.present["eth0"].empty());
+}
+
 TEST(VrrpInstance, HigherPeerTakesOverAndTheVipIsRemoved) {
   Harness h;
   h.socket.set_receiver([&](const os::RxPacket& p) { h.instance.receive(p); });
@@ -109,8 +122,9 @@ TEST(VrrpInstance, HigherPeerTakesOverAndTheVipIsRemoved) {
   ASSERT_EQ(h.instance.state(), State::kMaster);
   h.peer_advert(150);
   EXPECT_EQ(h.instance.state(), State::kBackup);
-  ASSERT_EQ(h.addresses.ops.size(), 2u);
-  EXPECT_FALSE(h.addresses.ops[1].add);
+  ASSERT_EQ(h.addresses.ops.size(), 3u);  // stale removal at start, add, remove
+  EXPECT_TRUE(h.addresses.ops[1].add);
+  EXPECT_FALSE(h.addresses.ops[2].add);
   EXPECT_EQ(h.instance.status()["master"], "198.18.0.1");
   EXPECT_EQ(h.instance.counters().adverts_rx, 1u);
 }

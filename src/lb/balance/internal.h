@@ -1,0 +1,81 @@
+// What the algorithm files share and nobody else needs: which servers a pick may choose from
+// (actives, else backups), the common outcome logic, a smooth weighted order, the factories.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "lb/balance/balancer.h"
+
+namespace tandem::lb::detail {
+
+inline constexpr size_t kAll = static_cast<size_t>(-1);
+
+// The servers a pick chooses among: the usable actives; when there is none, the first usable
+// backup (lowest id), or all usable backups with `option allbackups`.
+struct Group {
+  enum class Kind : uint8_t { kNone, kActive, kBackup };
+  Kind kind = Kind::kNone;
+  size_t only = kAll;  // with kBackup and no allbackups: the index of the first backup
+
+  bool contains(const ServerView& s, size_t index) const {
+    return kind != Kind::kNone && s.backup == (kind == Kind::kBackup) && is_usable(s) &&
+           (only == kAll || index == only);
+  }
+};
+
+Group select_group(std::span<const ServerView> servers, bool all_backups);
+
+// A server the pick may return now: in the group, a free slot, and not the excluded one.
+inline bool is_candidate(const ServerView& s, size_t index, const Group& g,
+                         std::optional<uint32_t> exclude, core::TimePoint now) {
+  return g.contains(s, index) && (!exclude || s.id != *exclude) && has_free_slot(s, now);
+}
+
+// The lowest-index candidate: the fallback of table-driven algorithms when their table is stale
+// (a server came up after the last rebuild), so a usable pool never reads as full.
+inline std::optional<size_t> first_candidate(std::span<const ServerView> servers, const Group& g,
+                                             std::optional<uint32_t> exclude,
+                                             core::TimePoint now) {
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (is_candidate(servers[i], i, g, exclude, now)) return i;
+  }
+  return std::nullopt;
+}
+
+// The outcome rules every algorithm shares. `choose(group, exclude)` returns the index of a
+// candidate or nullopt; it is asked again without the exclusion when that left nobody, since
+// retrying on the same server beats failing (haproxy's "avoid" works the same way).
+template <class Choose>
+PickResult pick_in_group(std::span<const ServerView> servers, bool all_backups,
+                         std::optional<uint32_t> exclude, Choose&& choose) {
+  const Group g = select_group(servers, all_backups);
+  if (g.kind == Group::Kind::kNone) return PickResult::no_server();
+  std::optional<size_t> i = choose(g, exclude);
+  if (!i && exclude) i = choose(g, std::nullopt);
+  if (!i) return PickResult::all_full();
+  return PickResult::server(servers[*i].id);
+}
+
+// Indices of `weighted` (index, weight) repeated weight times, interleaved by smooth weighted
+// round robin: weights 5/1/1 give a a b a c a a. Costs sum(weights) * count at rebuild.
+std::vector<uint32_t> smooth_order(std::span<const std::pair<uint32_t, uint32_t>> weighted);
+
+// Maps 64 random bits onto [0, n) without division; the bias is below 2^-32.
+inline uint32_t bounded(uint64_t r, uint32_t n) {
+  return static_cast<uint32_t>(((r >> 32) * n) >> 32);
+}
+
+BalancerPtr make_round_robin(const BalanceSpec& spec);
+BalancerPtr make_static_rr(const BalanceSpec& spec);
+BalancerPtr make_least_conn(const BalanceSpec& spec);
+BalancerPtr make_first(const BalanceSpec& spec);
+BalancerPtr make_map_hash(const BalanceSpec& spec);
+BalancerPtr make_consistent_hash(const BalanceSpec& spec);
+BalancerPtr make_random(const BalanceSpec& spec);
+
+}  // namespace tandem::lb::detail
