@@ -108,6 +108,7 @@ struct Daemon::Impl {
     std::unique_ptr<NotifyQueue> notify;  // outlives the instance's last transition
     std::unique_ptr<VrrpInstance> instance;
     os::VrrpSocket* socket = nullptr;
+    bool waiting_for_source = false;  // its unicast_src_ip / mcast_src_ip is not on yet
   };
   // A loaded configuration with the statement tree it came from, so a reload can tell
   // which instances did not change.
@@ -263,6 +264,19 @@ Result<void> Daemon::Impl::start() {
   if (!lw) return tl::unexpected(lw.error());
   links = std::move(*lw);
   links->on_link([this](const os::LinkState& l) { on_link(l); });
+  links->on_address([this](const os::AddressEvent& e) {
+    if (!e.added) return;
+    for (auto& r : instances) {
+      const Instance& inst = r.instance->config();
+      if (!r.waiting_for_source || !inst.src_ip || *inst.src_ip != e.address ||
+          e.ifname != inst.interface)
+        continue;
+      r.waiting_for_source = false;
+      logger().info("({}) {} is on {} now: starting", inst.name, e.address.to_string(),
+                    inst.interface);
+      if (begun) r.instance->start();
+    }
+  });
   auto fw = os::open_file_watch(worker.io());
   if (!fw) return tl::unexpected(fw.error());
   files = std::move(*fw);
@@ -286,7 +300,8 @@ Result<void> Daemon::Impl::start() {
 
   auto begin = [this] {
     begun = true;
-    for (auto& r : instances) r.instance->start();
+    for (auto& r : instances)
+      if (!r.waiting_for_source) r.instance->start();
     start_checks();
   };
   if (config().global.vrrp_startup_delay > core::Duration::zero()) {
@@ -316,6 +331,17 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
   Running r;
   r.notify = std::make_unique<NotifyQueue>(runner, options.notify_timeout);
   r.socket = *sock;
+  if (inst.src_ip) {
+    // Adverts from an address the interface does not have would fool peers and break on
+    // the way back: wait for it (a cloud may add it late), and say so once.
+    auto list = addresses->list(inst.interface);
+    if (list && !os::has_address(*list, *inst.src_ip)) {
+      r.waiting_for_source = true;
+      logger().warn("({}) {} {} is not on {} yet: waiting for it before starting", inst.name,
+                    inst.unicast ? "unicast_src_ip" : "mcast_src_ip", inst.src_ip->to_string(),
+                    inst.interface);
+    }
+  }
   NotifyQueue* queue = r.notify.get();
   r.instance = std::make_unique<VrrpInstance>(
       inst, config().global, *src,
@@ -581,7 +607,7 @@ void Daemon::Impl::reload() {
       logger().error("reload: ({}) cannot start: {}", inst.name, ok.error().to_string());
       continue;
     }
-    if (begun) instances.back().instance->start();
+    if (begun && !instances.back().waiting_for_source) instances.back().instance->start();
   }
   if (begun) start_checks();
   auto join = [](const std::vector<std::string>& v) {
@@ -599,10 +625,6 @@ Result<IpAddress> Daemon::Impl::source_of(const Instance& inst) {
     return fail(
         fmt::format("({}) interface {}: {}", inst.name, inst.interface, list.error().to_string()));
   if (inst.src_ip) {
-    if (!os::has_address(*list, *inst.src_ip))
-      logger().warn("({}) {} {} is not on {} (yet): adverts will not leave until it is", inst.name,
-                    inst.unicast ? "unicast_src_ip" : "mcast_src_ip", inst.src_ip->to_string(),
-                    inst.interface);
     return *inst.src_ip;
   }
   auto found = inst.family == Family::kIpv4 ? os::primary_ipv4(*list) : os::ipv6_link_local(*list);
@@ -697,7 +719,11 @@ void Daemon::stop(std::function<void()> done) {
 
 json Daemon::Impl::status() const {
   json list = json::array();
-  for (const auto& r : instances) list.push_back(r.instance->status());
+  for (const auto& r : instances) {
+    json one = r.instance->status();
+    one["waiting_for_source"] = r.waiting_for_source;
+    list.push_back(std::move(one));
+  }
   json scripts = json::array();
   for (const auto& [name, c] : checks)
     scripts.push_back({{"name", name},
