@@ -104,6 +104,14 @@ struct Daemon::Impl {
     core::TimerPtr delay;  // fork_delay / terminate_delay before a change counts
     std::vector<Tracked> users;
   };
+  // A vrrp_sync_group: its members change state together.
+  struct Group {
+    SyncGroup spec;
+    std::vector<VrrpInstance*> members;
+    State state = State::kInit;
+    bool syncing = false;  // forcing members: their transitions must not force back
+    std::unique_ptr<NotifyQueue> notify;
+  };
   struct Running {
     std::unique_ptr<NotifyQueue> notify;  // outlives the instance's last transition
     std::unique_ptr<VrrpInstance> instance;
@@ -130,6 +138,10 @@ struct Daemon::Impl {
   void run_check(ScriptCheck& c);
   void on_link(const os::LinkState& link);
   void on_process_count(ProcessCheck& pc, size_t count);
+  Instance with_group_tracking(const Instance& inst) const;
+  void build_groups();
+  void on_member_transition(const VrrpInstance& vi, const Transition& t);
+  void sync_group(Group& g, const VrrpInstance& vi, const Transition& t);
   json status() const;
   std::string status_text() const;
   std::string command(std::string_view line) const;
@@ -147,6 +159,8 @@ struct Daemon::Impl {
   std::set<std::string> watched_files;
   os::ProcessWatchPtr processes;  // opened when a track_process is used (needs root)
   std::map<std::string, std::unique_ptr<ProcessCheck>> process_checks;
+  std::vector<std::unique_ptr<Group>> groups;
+  std::map<const VrrpInstance*, Group*> group_of;
   std::map<std::pair<std::string, Family>, os::VrrpSocketPtr> sockets;
   std::vector<Running> instances;
   std::map<std::string, std::unique_ptr<ScriptCheck>> checks;
@@ -219,9 +233,6 @@ Result<Daemon::Impl::Loaded> Daemon::Impl::load() {
     return fail(fmt::format("{}: {} error(s) in the configuration", options.config_path,
                             diags.error_count()));
   const Config& c = loaded.config;
-  // Say plainly what this version cannot do yet, rather than run without it.
-  if (!c.sync_groups.empty())
-    return fail("not implemented yet in this version of tandem-vrrp: vrrp_sync_group");
   if (c.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
   // Scripts are refused before anything runs when enable_script_security says so.
   auto check_file = [&](const ScriptSpec& s) -> Result<void> {
@@ -283,9 +294,10 @@ Result<void> Daemon::Impl::start() {
 
   instances.reserve(config().instances.size());
   for (const auto& inst : config().instances) {
-    auto ok = start_instance(inst);
+    auto ok = start_instance(with_group_tracking(inst));
     if (!ok) return ok;
   }
+  build_groups();
 
   if (!options.control_socket.empty()) {
     core::ControlSocketOptions co;
@@ -367,6 +379,7 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
                                                                 std::to_string(t.priority)});
                              queue->push(std::move(spec));
                            }
+                           on_member_transition(vi, t);
                          },
                          [this, queue](const VrrpInstance& vi, uint8_t) {
                            if (vi.config().notify.master_rx_lower_pri)
@@ -555,6 +568,14 @@ void Daemon::Impl::reload() {
       if (!same_block(current.nodes, loaded->nodes, "vrrp_script", t.name)) return false;
     for (const auto& t : inst.track_processes)
       if (!same_block(current.nodes, loaded->nodes, "vrrp_track_process", t.name)) return false;
+    for (const auto& g : current.config.sync_groups)
+      if (std::find(g.members.begin(), g.members.end(), inst.name) != g.members.end() &&
+          !same_block(current.nodes, loaded->nodes, "vrrp_sync_group", g.name))
+        return false;
+    for (const auto& g : loaded->config.sync_groups)
+      if (std::find(g.members.begin(), g.members.end(), inst.name) != g.members.end() &&
+          !same_block(current.nodes, loaded->nodes, "vrrp_sync_group", g.name))
+        return false;
     for (const auto& t : inst.track_files)
       if (!same_block(current.nodes, loaded->nodes, "track_file", t.name) ||
           !same_block(current.nodes, loaded->nodes, "vrrp_track_file", t.name))
@@ -575,6 +596,8 @@ void Daemon::Impl::reload() {
       leaving.push_back(std::move(r));
     }
   }
+  groups.clear();  // rebuilt below; a leaving member's transitions must not force others
+  group_of.clear();
   for (auto& r : leaving) {
     r.instance->stop();
     forget_instance(r.instance.get());
@@ -602,13 +625,14 @@ void Daemon::Impl::reload() {
     if (running) continue;
     if (std::find(restarted.begin(), restarted.end(), inst.name) == restarted.end())
       added.push_back(inst.name);
-    auto ok = start_instance(inst);
+    auto ok = start_instance(with_group_tracking(inst));
     if (!ok) {
       logger().error("reload: ({}) cannot start: {}", inst.name, ok.error().to_string());
       continue;
     }
     if (begun && !instances.back().waiting_for_source) instances.back().instance->start();
   }
+  build_groups();
   if (begun) start_checks();
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
@@ -617,6 +641,105 @@ void Daemon::Impl::reload() {
   };
   logger().info("reloaded {}: kept [{}], restarted [{}], added [{}], removed [{}]",
                 options.config_path, join(kept), join(restarted), join(added), join(removed));
+}
+
+// A member of a sync group also tracks what its group tracks. Without
+// sync_group_tracking_weight every weight of a member counts as 0 (a failure means FAULT of
+// the whole group), as keepalived does: members with different priorities could otherwise
+// end up split between nodes.
+Instance Daemon::Impl::with_group_tracking(const Instance& inst) const {
+  Instance out = inst;
+  for (const auto& g : config().sync_groups) {
+    if (std::find(g.members.begin(), g.members.end(), inst.name) == g.members.end()) continue;
+    auto append = [](std::vector<TrackRef>& to, const std::vector<TrackRef>& from) {
+      to.insert(to.end(), from.begin(), from.end());
+    };
+    append(out.track_scripts, g.track_scripts);
+    append(out.track_interfaces, g.track_interfaces);
+    append(out.track_files, g.track_files);
+    append(out.track_processes, g.track_processes);
+    if (!g.sync_group_tracking_weight) {
+      bool ignored = false;
+      for (auto* list :
+           {&out.track_scripts, &out.track_interfaces, &out.track_files, &out.track_processes}) {
+        for (auto& t : *list) {
+          ignored = ignored || (t.weight && *t.weight != 0);
+          t.weight = 0;
+        }
+      }
+      for (const auto& t : out.track_scripts)
+        for (const auto& s : config().scripts)
+          ignored = ignored || (s.name == t.name && s.weight != 0);
+      if (ignored)
+        logger().warn(
+            "({}) is in sync group {}: tracking weights count as 0 (a failure is "
+            "FAULT of the group); set sync_group_tracking_weight to keep them",
+            inst.name, g.name);
+    }
+  }
+  return out;
+}
+
+void Daemon::Impl::build_groups() {
+  groups.clear();
+  group_of.clear();
+  for (const auto& spec : config().sync_groups) {
+    auto g = std::make_unique<Group>();
+    g->spec = spec;
+    g->notify = std::make_unique<NotifyQueue>(runner, options.notify_timeout);
+    for (const auto& name : spec.members)
+      for (auto& r : instances)
+        if (r.instance->name() == name) g->members.push_back(r.instance.get());
+    for (auto* m : g->members) group_of[m] = g.get();
+    groups.push_back(std::move(g));
+  }
+}
+
+// A member changed state: the others follow (MASTER and BACKUP), a member's own FAULT puts
+// the others in FAULT, and the group's notify scripts run on the group's own changes.
+void Daemon::Impl::on_member_transition(const VrrpInstance& member, const Transition& t) {
+  if (!group_of.count(&member) || t.to == State::kInit) return;
+  // After the member has finished acting on this transition: forcing it (or its peers)
+  // from inside its own action list would interleave two transitions.
+  worker.post([this, name = member.name(), t] {
+    for (auto& [vi_ptr, group] : group_of)
+      if (vi_ptr->name() == name) return sync_group(*group, *vi_ptr, t);
+  });
+}
+
+void Daemon::Impl::sync_group(Group& g, const VrrpInstance& vi, const Transition& t) {
+  if (g.syncing) return;
+  g.syncing = true;
+  const std::string why =
+      fmt::format("sync group {}: {} is {}", g.spec.name, vi.name(), to_string(t.to));
+  // Group FAULT: each member is held in FAULT while any other member's own items fail.
+  for (auto* m : g.members) {
+    bool other_faulty = false;
+    for (auto* o : g.members) other_faulty = other_faulty || (o != m && o->own_fault());
+    m->set_group_fault(other_faulty);
+  }
+  if (t.to == State::kMaster) {
+    for (auto* m : g.members)
+      if (m != &vi) m->force_master(why);
+  } else if (t.to == State::kBackup) {
+    for (auto* m : g.members)
+      if (m != &vi) m->force_backup(why);
+  }
+  g.syncing = false;
+  if (t.to != g.state) {
+    g.state = t.to;
+    logger().info("VRRP_Group({}) Entering {} STATE ({})", g.spec.name, to_string(t.to), why);
+    const NotifyScripts& n = g.spec.notify;
+    const std::optional<ScriptSpec>* specific = t.to == State::kMaster   ? &n.master
+                                                : t.to == State::kBackup ? &n.backup
+                                                                         : &n.fault;
+    if (*specific) g.notify->push(script_spec(**specific, "notify of group " + g.spec.name));
+    if (n.any) {
+      auto spec = script_spec(*n.any, "notify of group " + g.spec.name);
+      spec.argv.insert(spec.argv.end(), {"GROUP", g.spec.name, std::string(to_string(t.to))});
+      g.notify->push(std::move(spec));
+    }
+  }
 }
 
 Result<IpAddress> Daemon::Impl::source_of(const Instance& inst) {

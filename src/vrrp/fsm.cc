@@ -233,6 +233,18 @@ Actions Fsm::set_priority(TimePoint now, uint8_t priority) {
   return out;
 }
 
+Actions Fsm::force_master(TimePoint now, std::string reason) {
+  Actions out;
+  if (state_ == State::kBackup) become_master(now, out, std::move(reason));
+  return out;
+}
+
+Actions Fsm::force_backup(TimePoint now, std::string reason) {
+  Actions out;
+  if (state_ == State::kMaster) become_backup(now, out, std::move(reason));
+  return out;
+}
+
 Actions Fsm::set_fault(TimePoint now, bool fault) {
   Actions out;
   if (fault == fault_) return out;

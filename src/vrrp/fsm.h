@@ -72,6 +72,10 @@ class Fsm {
   Actions set_priority(core::TimePoint now, uint8_t priority);
   // A tracked item with weight 0 failed (fault) or all recovered.
   Actions set_fault(core::TimePoint now, bool fault);
+  // A sync group moves this member with the others: to MASTER from BACKUP, or to BACKUP
+  // from MASTER. Anything else is left alone. `reason` names the group for the log.
+  Actions force_master(core::TimePoint now, std::string reason);
+  Actions force_backup(core::TimePoint now, std::string reason);
 
   State state() const { return state_; }
   uint8_t priority() const { return priority_; }

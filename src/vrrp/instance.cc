@@ -115,6 +115,20 @@ void VrrpInstance::set_tracked_value(size_t index, int64_t value) {
   update_priority();
 }
 
+void VrrpInstance::force_master(const std::string& why) {
+  apply(fsm_.force_master(deps_.clock.now(), why));
+}
+
+void VrrpInstance::force_backup(const std::string& why) {
+  apply(fsm_.force_backup(deps_.clock.now(), why));
+}
+
+void VrrpInstance::set_group_fault(bool fault) {
+  if (group_fault_ == fault) return;
+  group_fault_ = fault;
+  update_priority();
+}
+
 void VrrpInstance::update_priority() {
   const auto verdict = tracker_.verdict();
   const auto now = deps_.clock.now();
@@ -123,7 +137,7 @@ void VrrpInstance::update_priority() {
                   verdict.priority);
     apply(fsm_.set_priority(now, verdict.priority));
   }
-  apply(fsm_.set_fault(now, verdict.fault));
+  apply(fsm_.set_fault(now, verdict.fault || group_fault_));
 }
 
 void VrrpInstance::receive(const os::RxPacket& packet) {

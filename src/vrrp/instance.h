@@ -72,6 +72,11 @@ class VrrpInstance {
   size_t add_tracked(std::string name, TrackedWeight weight, bool up);
   void set_tracked(size_t index, bool up);
   size_t add_tracked_value(std::string name, TrackedWeight weight, int64_t value);
+  // Sync groups: move with the group (no-ops when already there), and the group's FAULT.
+  void force_master(const std::string& why);
+  void force_backup(const std::string& why);
+  void set_group_fault(bool fault);
+  bool own_fault() const { return tracker_.verdict().fault; }
   void set_tracked_value(size_t index, int64_t value);
 
   const Instance& config() const { return config_; }
@@ -111,6 +116,7 @@ class VrrpInstance {
   core::RateLimiter drop_log_;
   std::function<void()> refresh_;
   bool addresses_on_ = false;
+  bool group_fault_ = false;
   static constexpr size_t kHistory = 20;
 };
 

@@ -230,6 +230,22 @@ TEST(Fsm, FaultLeavesMasterAndRecoveryReturnsToBackup) {
   EXPECT_EQ(f.next_deadline(), t0 + seconds(3) + f.master_down_interval());
 }
 
+TEST(Fsm, SyncGroupForcingMovesOnlyBetweenBackupAndMaster) {
+  Fsm f(config(100));
+  f.start(t0);
+  auto a = f.force_master(t0 + seconds(1), "sync group G: VI_2 is MASTER");
+  EXPECT_EQ(f.state(), State::kMaster);
+  EXPECT_EQ(a[0].reason, "sync group G: VI_2 is MASTER");
+  EXPECT_NE(find(a, Kind::kAddAddresses), nullptr);
+  EXPECT_TRUE(f.force_master(t0 + seconds(1), "again").empty());
+  a = f.force_backup(t0 + seconds(2), "sync group G: VI_2 is BACKUP");
+  EXPECT_EQ(f.state(), State::kBackup);
+  EXPECT_NE(find(a, Kind::kRemoveAddresses), nullptr);
+  f.set_fault(t0 + seconds(3), true);
+  EXPECT_TRUE(f.force_master(t0 + seconds(3), "no").empty());
+  EXPECT_EQ(f.state(), State::kFault);
+}
+
 TEST(Fsm, FaultAtStartStaysInFault) {
   Fsm f(config(100));
   f.set_fault(t0, true);
