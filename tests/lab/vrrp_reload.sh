@@ -82,4 +82,10 @@ lab_log "changed reload: node 2 restarted VI_1 at priority 250 and took over"
 # The monitor does see a removal: node 1 lost the VIP just now. Without this, the check of
 # the unchanged reload above could pass on a monitor that saw nothing.
 lab_wait_for "ip monitor on h1 reporting the VIP's removal" 2 grep -q "Deleted.*$vip" "$monitor_log"
+# SIGUSR1 writes the state as JSON where keepalived users look for it.
+rm -f /tmp/tandem-vrrp.json
+kill -USR1 "${PID[1]}"
+lab_wait_for "the SIGUSR1 dump" 2 grep -q "\"config\": \"$LAB_DIR/node1.conf\"" /tmp/tandem-vrrp.json
+grep -q '"state": "BACKUP"' /tmp/tandem-vrrp.json || lab_fail "the dump does not show node 1's state"
+rm -f /tmp/tandem-vrrp.json
 echo "vrrp reload: all checks passed"
