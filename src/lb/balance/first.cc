@@ -44,6 +44,8 @@ class First final : public Balancer {
 
 }  // namespace
 
-BalancerPtr make_first(const BalanceSpec& spec) { return std::make_unique<First>(spec); }
+BalancerPtr make_first(const BalanceSpec& spec) {
+  return std::make_unique<First>(spec);
+}
 
 }  // namespace tandem::lb::detail

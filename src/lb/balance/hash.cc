@@ -13,7 +13,9 @@ uint32_t signed_byte(char c) {
 }
 
 // A shift by 32 is undefined; x86 masks it to 0, which is what haproxy's wt6 relies on.
-uint32_t rotl(uint32_t v, uint32_t s) { return (v << (s & 31)) | (v >> ((32 - s) & 31)); }
+uint32_t rotl(uint32_t v, uint32_t s) {
+  return (v << (s & 31)) | (v >> ((32 - s) & 31));
+}
 
 constexpr std::array<uint32_t, 256> make_crc32_table() {
   std::array<uint32_t, 256> t{};

@@ -39,8 +39,7 @@ inline bool is_candidate(const ServerView& s, size_t index, const Group& g,
 // The lowest-index candidate: the fallback of table-driven algorithms when their table is stale
 // (a server came up after the last rebuild), so a usable pool never reads as full.
 inline std::optional<size_t> first_candidate(std::span<const ServerView> servers, const Group& g,
-                                             std::optional<uint32_t> exclude,
-                                             core::TimePoint now) {
+                                             std::optional<uint32_t> exclude, core::TimePoint now) {
   for (size_t i = 0; i < servers.size(); ++i) {
     if (is_candidate(servers[i], i, g, exclude, now)) return i;
   }

@@ -60,6 +60,8 @@ class LeastConn final : public Balancer {
 
 }  // namespace
 
-BalancerPtr make_least_conn(const BalanceSpec& spec) { return std::make_unique<LeastConn>(spec); }
+BalancerPtr make_least_conn(const BalanceSpec& spec) {
+  return std::make_unique<LeastConn>(spec);
+}
 
 }  // namespace tandem::lb::detail

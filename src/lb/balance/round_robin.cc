@@ -51,6 +51,8 @@ class RoundRobin final : public Balancer {
 
 }  // namespace
 
-BalancerPtr make_round_robin(const BalanceSpec& spec) { return std::make_unique<RoundRobin>(spec); }
+BalancerPtr make_round_robin(const BalanceSpec& spec) {
+  return std::make_unique<RoundRobin>(spec);
+}
 
 }  // namespace tandem::lb::detail

@@ -35,8 +35,8 @@ class StaticRr final : public Balancer {
   }
 
  private:
-  static std::optional<size_t> walk(const std::vector<uint32_t>& order, size_t& pos,
-                                    const Group& g, std::optional<uint32_t> exclude,
+  static std::optional<size_t> walk(const std::vector<uint32_t>& order, size_t& pos, const Group& g,
+                                    std::optional<uint32_t> exclude,
                                     std::span<const ServerView> servers, core::TimePoint now) {
     for (size_t k = 0; k < order.size(); ++k) {
       const size_t at = (pos + k) % order.size();
@@ -57,6 +57,8 @@ class StaticRr final : public Balancer {
 
 }  // namespace
 
-BalancerPtr make_static_rr(const BalanceSpec& spec) { return std::make_unique<StaticRr>(spec); }
+BalancerPtr make_static_rr(const BalanceSpec& spec) {
+  return std::make_unique<StaticRr>(spec);
+}
 
 }  // namespace tandem::lb::detail

@@ -1,0 +1,213 @@
+// Distribution tests of `roundrobin` (smooth weighted, dynamic) and `static-rr`.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lb/balance/balancer.h"
+
+namespace tandem::lb {
+namespace {
+
+using namespace std::chrono_literals;
+const core::TimePoint kT0{std::chrono::seconds(1000)};
+
+ServerView server(uint32_t id, uint32_t weight) {
+  ServerView s;
+  s.id = id;
+  s.weight = weight;
+  return s;
+}
+
+BalancerPtr make(Algorithm a, std::span<const ServerView> pool) {
+  BalanceSpec spec;
+  spec.algorithm = a;
+  BalancerPtr b = make_balancer(spec);
+  b->rebuild(pool, kT0);
+  return b;
+}
+
+// Picks `n` times and spells the result with one letter per id (1 = a).
+std::string sequence(Balancer& b, std::span<const ServerView> pool, int n,
+                     core::TimePoint now = kT0) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    const PickResult r = b.pick({}, pool, now);
+    out += r.picked() ? static_cast<char>('a' + r.id - 1) : '-';
+  }
+  return out;
+}
+
+std::map<uint32_t, int> counts(Balancer& b, std::span<const ServerView> pool, int n,
+                               core::TimePoint now = kT0) {
+  std::map<uint32_t, int> c;
+  for (int i = 0; i < n; ++i) {
+    const PickResult r = b.pick({}, pool, now);
+    if (r.picked()) ++c[r.id];
+  }
+  return c;
+}
+
+TEST(RoundRobin, ClassicSmoothSequenceFiveOneOne) {
+  const std::vector<ServerView> pool{server(1, 5), server(2, 1), server(3, 1)};
+  auto b = make(Algorithm::kRoundRobin, pool);
+  EXPECT_EQ(sequence(*b, pool, 21),
+            "aabacaa"
+            "aabacaa"
+            "aabacaa");
+}
+
+TEST(RoundRobin, ExactCountsInEveryCycle) {
+  const std::vector<ServerView> pool{server(1, 7), server(2, 3), server(3, 1), server(4, 5)};
+  auto b = make(Algorithm::kRoundRobin, pool);
+  for (int cycle = 0; cycle < 50; ++cycle) {
+    const auto c = counts(*b, pool, 16);
+    EXPECT_EQ(c.at(1), 7);
+    EXPECT_EQ(c.at(2), 3);
+    EXPECT_EQ(c.at(3), 1);
+    EXPECT_EQ(c.at(4), 5);
+  }
+}
+
+TEST(RoundRobin, TenThousandPicksMatchWeightsExactly) {
+  const std::vector<ServerView> pool{server(1, 1), server(2, 2), server(3, 3), server(4, 4)};
+  auto b = make(Algorithm::kRoundRobin, pool);
+  const auto c = counts(*b, pool, 10'000);
+  EXPECT_EQ(c.at(1), 1000);
+  EXPECT_EQ(c.at(2), 2000);
+  EXPECT_EQ(c.at(3), 3000);
+  EXPECT_EQ(c.at(4), 4000);
+}
+
+// Longest run of one server in `n` picks.
+size_t longest_run(Balancer& b, std::span<const ServerView> pool, int n) {
+  const std::string s = sequence(b, pool, n);
+  size_t longest = 0, run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    run = (i > 0 && s[i] == s[i - 1]) ? run + 1 : 1;
+    longest = std::max(longest, run);
+  }
+  return longest;
+}
+
+std::vector<ServerView> pool_of(const std::vector<uint32_t>& weights) {
+  std::vector<ServerView> pool;
+  for (uint32_t i = 0; i < weights.size(); ++i) pool.push_back(server(i + 1, weights[i]));
+  return pool;
+}
+
+TEST(RoundRobin, NeverTwiceInARowWhenWeightsInterleaveEvenly) {
+  for (const std::vector<uint32_t>& weights :
+       std::vector<std::vector<uint32_t>>{{1, 1, 1}, {2, 2, 1}, {3, 3, 2, 2}, {1, 1, 1, 1, 1}}) {
+    const auto pool = pool_of(weights);
+    auto b = make(Algorithm::kRoundRobin, pool);
+    EXPECT_EQ(longest_run(*b, pool, 2000), 1u) << ::testing::PrintToString(weights);
+  }
+}
+
+// SWRR is smooth, not perfect: with 3/2/2 the cycle "abcabca" meets the next one's "a", so the
+// bound when the heaviest weighs no more than the others together is two in a row, never three.
+TEST(RoundRobin, NeverThreeInARowWhenTheHeaviestIsNoMoreThanTheRest) {
+  for (const std::vector<uint32_t>& weights : std::vector<std::vector<uint32_t>>{
+           {3, 2, 2}, {4, 3, 2, 1}, {10, 9}, {100, 60, 50}, {7, 3, 1, 5}, {256, 255, 1}}) {
+    const auto pool = pool_of(weights);
+    auto b = make(Algorithm::kRoundRobin, pool);
+    EXPECT_LE(longest_run(*b, pool, 5000), 2u) << ::testing::PrintToString(weights);
+  }
+}
+
+TEST(RoundRobin, WeightChangeAtRunTimeTakesEffect) {
+  std::vector<ServerView> pool{server(1, 1), server(2, 1)};
+  auto b = make(Algorithm::kRoundRobin, pool);
+  auto c = counts(*b, pool, 100);
+  EXPECT_EQ(c.at(1), 50);
+  pool[0].weight = 3;  // dynamic: no rebuild needed
+  c = counts(*b, pool, 400);
+  EXPECT_NEAR(c.at(1), 300, 1);
+  EXPECT_NEAR(c.at(2), 100, 1);
+  pool[1].weight = 0;  // weight 0: no new traffic
+  c = counts(*b, pool, 100);
+  EXPECT_EQ(c.count(2), 0u);
+  EXPECT_EQ(c.at(1), 100);
+}
+
+TEST(RoundRobin, SlowstartRampsTheShareLinearly) {
+  std::vector<ServerView> pool{server(1, 1), server(2, 1)};
+  pool[1].up_since = kT0;
+  pool[1].slowstart = 100s;
+  auto b = make(Algorithm::kRoundRobin, pool);
+  // Server 2 weighs 16 * t / 100s against server 1's 16.
+  for (const auto& [at, expected_share] : std::vector<std::pair<core::Duration, double>>{
+           {25s, 4.0 / 20}, {50s, 8.0 / 24}, {75s, 12.0 / 28}, {100s, 0.5}}) {
+    b->rebuild(pool, kT0 + at);
+    const auto c = counts(*b, pool, 1400, kT0 + at);
+    EXPECT_NEAR(c.at(2) / 1400.0, expected_share, 0.002) << "at " << at.count();
+  }
+  // At the very start it still gets a little: a starting server must be able to prove itself.
+  b->rebuild(pool, kT0);
+  const auto c = counts(*b, pool, 170, kT0);
+  EXPECT_EQ(c.at(2), 10);
+}
+
+TEST(RoundRobin, SkipsFullServerWithoutBurstingWhenItFrees) {
+  std::vector<ServerView> pool{server(1, 1), server(2, 1), server(3, 1)};
+  pool[1].maxconn = 5;
+  pool[1].active_conns = 5;
+  auto b = make(Algorithm::kRoundRobin, pool);
+  auto c = counts(*b, pool, 100);
+  EXPECT_EQ(c.count(2), 0u);
+  EXPECT_EQ(c.at(1), 50);
+  pool[1].active_conns = 0;
+  EXPECT_EQ(sequence(*b, pool, 9).find("bb"), std::string::npos);
+}
+
+TEST(StaticRr, SameSmoothOrderAsRoundRobin) {
+  const std::vector<ServerView> pool{server(1, 5), server(2, 1), server(3, 1)};
+  auto b = make(Algorithm::kStaticRr, pool);
+  EXPECT_EQ(sequence(*b, pool, 14),
+            "aabacaa"
+            "aabacaa");
+}
+
+TEST(StaticRr, ExactCountsOverTenThousandPicks) {
+  const std::vector<ServerView> pool{server(1, 1), server(2, 2), server(3, 3), server(4, 4)};
+  auto b = make(Algorithm::kStaticRr, pool);
+  const auto c = counts(*b, pool, 10'000);
+  EXPECT_EQ(c.at(1), 1000);
+  EXPECT_EQ(c.at(2), 2000);
+  EXPECT_EQ(c.at(3), 3000);
+  EXPECT_EQ(c.at(4), 4000);
+}
+
+TEST(StaticRr, WeightsApplyOnlyAtRebuildAndSlowstartIsIgnored) {
+  std::vector<ServerView> pool{server(1, 1), server(2, 1)};
+  pool[1].up_since = kT0;
+  pool[1].slowstart = 100s;
+  auto b = make(Algorithm::kStaticRr, pool);
+  EXPECT_EQ(counts(*b, pool, 100).at(2), 50);  // slowstart has no effect
+  pool[0].weight = 3;
+  EXPECT_EQ(counts(*b, pool, 100).at(1), 50);  // static until rebuilt
+  b->rebuild(pool, kT0);
+  EXPECT_EQ(counts(*b, pool, 100).at(1), 75);
+}
+
+TEST(StaticRr, DownServerSkippedAndBackAfterRebuild) {
+  std::vector<ServerView> pool{server(1, 1), server(2, 1), server(3, 2)};
+  auto b = make(Algorithm::kStaticRr, pool);
+  pool[2].up = false;
+  auto c = counts(*b, pool, 100);  // not rebuilt yet: still never the down server
+  EXPECT_EQ(c.count(3), 0u);
+  b->rebuild(pool, kT0);
+  c = counts(*b, pool, 100);
+  EXPECT_EQ(c.at(1), 50);
+  EXPECT_EQ(c.at(2), 50);
+  pool[2].up = true;
+  b->rebuild(pool, kT0);
+  c = counts(*b, pool, 100);
+  EXPECT_EQ(c.at(3), 50);
+}
+
+}  // namespace
+}  // namespace tandem::lb
