@@ -148,8 +148,8 @@ class CondParser {
   // NAME(ARG[,ARG]): arguments run to ',' or ')'; quotes group, a backslash escapes.
   bool predicate() {
     size_t start = pos_;
-    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) ||
-                                s_[pos_] == '_')) {
+    while (pos_ < s_.size() &&
+           (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) {
       ++pos_;
     }
     std::string name(s_.substr(start, pos_ - start));

@@ -40,10 +40,10 @@ struct Address {
 // A bind line: one address (a comma list or a port range gives several Bind lines).
 struct Bind {
   Address address;
-  std::string name;                  // `name` option: shown in logs and stats
-  std::optional<bool> v6only;        // v6only / v4v6; unset: the system's default
-  std::optional<uint32_t> backlog;   // listen(2) backlog; unset: the frontend's maxconn
-  std::optional<uint32_t> maxconn;   // per-listener limit; unset: the frontend's
+  std::string name;                 // `name` option: shown in logs and stats
+  std::optional<bool> v6only;       // v6only / v4v6; unset: the system's default
+  std::optional<uint32_t> backlog;  // listen(2) backlog; unset: the frontend's maxconn
+  std::optional<uint32_t> maxconn;  // per-listener limit; unset: the frontend's
   core::SourceLocation where;
 };
 
@@ -82,8 +82,8 @@ struct HttpRule {
   };
   enum class RedirectKind : uint8_t { kLocation, kPrefix, kScheme };
   Action action = Action::kAllow;
-  std::string header;  // set/add/del-header: the name
-  std::string value;   // set/add-header: the log-format value; redirect: the target
+  std::string header;   // set/add/del-header: the name
+  std::string value;    // set/add-header: the log-format value; redirect: the target
   uint16_t status = 0;  // deny (403 by default), return (200), redirect (302)
   RedirectKind redirect = RedirectKind::kLocation;
   std::vector<std::string> redirect_options;  // drop-query, append-slash, set-cookie X, ...
@@ -123,7 +123,7 @@ struct ServerParams {
   uint32_t maxqueue = 0;  // 0: no limit
   bool disabled = false;  // starts in maintenance
   Duration slowstart{0};
-  std::optional<uint16_t> check_port;  // `port`: health checks go there
+  std::optional<uint16_t> check_port;     // `port`: health checks go there
   std::optional<std::string> check_addr;  // `addr`: health checks go to this IP
 };
 
@@ -254,7 +254,7 @@ struct Proxy {
 std::string_view to_string(Proxy::Kind k);
 
 struct StatsSocket {
-  Address address;  // kUnix, kAbns or an IP and port
+  Address address;               // kUnix, kAbns or an IP and port
   std::optional<uint32_t> mode;  // unix socket permissions, octal
   std::string level = "operator";
   std::string user, group;
