@@ -26,6 +26,9 @@ add_library(tandem_llhttp STATIC ${LLHTTP_SRC_DIR}/api.c ${LLHTTP_SRC_DIR}/http.
                                  ${LLHTTP_SRC_DIR}/llhttp.c)
 target_include_directories(tandem_llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 target_compile_options(tandem_llhttp PRIVATE -w)
+# Strict mode: llhttp refuses bare LF, obs-fold and loose chunk lines itself, a second guard
+# behind our own head lexer (src/lb/http1.cc).
+target_compile_definitions(tandem_llhttp PUBLIC LLHTTP_STRICT_MODE=1)
 set_target_properties(tandem_llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)
 
 if(TANDEM_TESTS)
