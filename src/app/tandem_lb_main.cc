@@ -7,8 +7,8 @@
 
 #include "app/flags.h"
 #include "app/version.h"
-#include "conf/haproxy_lexer.h"
 #include "core/diagnostic.h"
+#include "lb/config.h"
 
 int main(int argc, char** argv) {
   using namespace tandem;
@@ -26,13 +26,22 @@ int main(int argc, char** argv) {
     fmt::print("tandem-lb version {} (haproxy.cfg syntax)\n", app::kVersion);
     return 0;
   }
+  if (flags->condition) {
+    // -cc: haproxy's .if condition language, answered by the exit status.
+    auto result = lb::eval_condition(*flags->condition);
+    if (!result) {
+      fmt::print(stderr, "tandem-lb: -cc '{}': {}\n", *flags->condition, result.error().message);
+      return 2;
+    }
+    return *result ? 0 : 1;
+  }
   if (flags->config_paths.empty()) {
     fmt::print(stderr, "tandem-lb: no configuration file given (use -f PATH)\n{}", app::lb_usage());
     return 1;
   }
 
   core::Diagnostics diags;
-  auto lines = conf::load_haproxy(flags->config_paths, diags);
+  auto config = lb::load_config(flags->config_paths, diags);
   if (!diags.empty()) fmt::print(stderr, "{}", diags.to_string());
   if (diags.has_errors()) {
     fmt::print(stderr, "tandem-lb: fatal errors found in configuration ({} error(s))\n",
@@ -40,13 +49,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (flags->check_only) {
-    // Keywords are checked against tandem-lb's keyword table once the proxy lands; until
-    // then -c checks the syntax (words, quotes, escapes, environment variables).
-    fmt::print("Configuration syntax is valid ({} lines)\n", lines.size());
+    if (!flags->quiet)
+      fmt::print("Configuration file is valid ({} proxies)\n", config.proxies.size());
     return 0;
   }
   fmt::print(stderr,
-             "tandem-lb: the proxy is not built yet; only the configuration check (-c) works "
-             "in this version\n");
+             "tandem-lb: the proxy is not built yet; only the configuration check (-c) and "
+             "-cc work in this version\n");
   return 1;
 }

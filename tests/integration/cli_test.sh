@@ -50,6 +50,11 @@ mkdir -p "$work/conf.d"
 cp "$ex/haproxy.cfg" "$work/conf.d/10-main.cfg"
 printf 'backend extra\n    server s1 "127.0.0.1:8080 check\n' > "$work/conf.d/20-extra.cfg"
 check "lb -c on a folder reports the bad file's line" 1 "20-extra.cfg:2:[0-9]+: error: .*" -- "$bin/tandem-lb" -c -f "$work/conf.d"
+printf 'frontend fe\n    bind :8080\n    defualt_backend be\nbackend be\n    server s1 127.0.0.1:80\n' > "$work/typo.cfg"
+check "lb -c names a misspelled keyword" 1 "typo.cfg:3:5: error: unknown keyword 'defualt_backend'" -- "$bin/tandem-lb" -c -f "$work/typo.cfg"
+check "lb -c suggests the right one" 1 "did you mean 'default_backend'" -- "$bin/tandem-lb" -c -f "$work/typo.cfg"
+check "lb -cc true" 0 "" -- "$bin/tandem-lb" -cc "version_atleast(2.4)"
+check "lb -cc false" 1 "" -- "$bin/tandem-lb" -cc "defined(TANDEM_SURELY_UNSET_VAR)"
 check "lb -c without -f" 1 "no configuration file" -- "$bin/tandem-lb" -c
 check "lb -vv" 0 "tandem-lb version" -- "$bin/tandem-lb" -vv
 check "lb unknown flag" 1 "unknown option '-Z'" -- "$bin/tandem-lb" -Z
