@@ -233,6 +233,13 @@ Result<Daemon::Impl::Loaded> Daemon::Impl::load() {
     return fail(fmt::format("{}: {} error(s) in the configuration", options.config_path,
                             diags.error_count()));
   const Config& c = loaded.config;
+  // Say plainly what this version cannot do yet, rather than run without it.
+  for (const auto& inst : c.instances)
+    if (inst.unicast_ttl && *inst.unicast_ttl != 255)
+      return fail(fmt::format(
+          "({}) unicast_ttl {}: adverts are always sent with TTL 255 in this version of "
+          "tandem-vrrp; remove unicast_ttl or set it to 255",
+          inst.name, *inst.unicast_ttl));
   if (c.instances.empty()) return fail(options.config_path + ": no vrrp_instance");
   // Scripts are refused before anything runs when enable_script_security says so.
   auto check_file = [&](const ScriptSpec& s) -> Result<void> {

@@ -49,6 +49,8 @@ VrrpInstance::VrrpInstance(const Instance& config, const GlobalDefs& global, IpA
       fsm_timer_(deps_.clock.make_timer()),
       garp_delay_timer_(deps_.clock.make_timer()),
       garp_refresh_timer_(deps_.clock.make_timer()),
+      garp_pace_timer_(deps_.clock.make_timer()),
+      garp_lower_timer_(deps_.clock.make_timer()),
       drop_log_(std::chrono::seconds(10), 5) {
   // What a received advert must look like for this instance.
   check_.check_ttl = !config_.unicast;
@@ -199,6 +201,7 @@ void VrrpInstance::apply(const Actions& actions) {
         break;
       }
       case Action::Kind::kMasterRxLowerPri:
+        announce_lower_prio();
         if (deps_.on_master_rx_lower_pri) deps_.on_master_rx_lower_pri(*this, a.priority);
         break;
     }
@@ -308,17 +311,40 @@ void VrrpInstance::remove_addresses() {
 void VrrpInstance::announce_round(uint32_t repeat) {
   if (config_.no_virtual_ipaddress) return;
   for (uint32_t i = 0; i < repeat; ++i) {
-    auto each = [&](const VirtualAddress& vip) {
-      const std::string& dev = vip.dev.empty() ? config_.interface : vip.dev;
-      auto r = deps_.announcer.announce(dev, vip.address);
-      if (!r)
-        core::log_limited(drop_log_, deps_.clock.now(), spdlog::level::warn,
-                          "({}) cannot announce {} on {}: {}", name(), vip.address.to_string(), dev,
-                          r.error().to_string());
-    };
-    for (const auto& vip : config_.vips) each(vip);
-    for (const auto& vip : config_.excluded_vips) each(vip);
+    for (const auto* list : {&config_.vips, &config_.excluded_vips})
+      for (const auto& vip : *list)
+        pending_.emplace_back(vip.dev.empty() ? config_.interface : vip.dev, vip.address);
   }
+  pump_announcements();
+}
+
+// Sends queued announcements, spaced by vrrp_garp_interval (ARP) or vrrp_gna_interval (NA)
+// when those are set, all at once otherwise.
+void VrrpInstance::pump_announcements() {
+  while (!pending_.empty() && !garp_pace_timer_->armed()) {
+    auto [dev, ip] = pending_.front();
+    pending_.pop_front();
+    auto r = deps_.announcer.announce(dev, ip);
+    if (!r)
+      core::log_limited(drop_log_, deps_.clock.now(), spdlog::level::warn,
+                        "({}) cannot announce {} on {}: {}", name(), ip.to_string(), dev,
+                        r.error().to_string());
+    const core::Duration gap = ip.is_v4() ? global_.vrrp_garp_interval : global_.vrrp_gna_interval;
+    if (gap > core::Duration::zero() && !pending_.empty())
+      deps_.clock.arm_after(*garp_pace_timer_, gap, [this] { pump_announcements(); });
+  }
+}
+
+// A master that hears a lower priority refreshes the neighbours' caches: a burst of
+// garp_lower_prio_repeat now and another after garp_lower_prio_delay, at most once per delay.
+void VrrpInstance::announce_lower_prio() {
+  if (garp_lower_timer_->armed() || config_.garp_lower_prio_repeat == 0) return;
+  announce_round(config_.garp_lower_prio_repeat);
+  const core::Duration delay =
+      std::max<core::Duration>(config_.garp_lower_prio_delay, config_.advert_interval);
+  deps_.clock.arm_after(*garp_lower_timer_, delay, [this] {
+    if (state() == State::kMaster) announce_round(config_.garp_lower_prio_repeat);
+  });
 }
 
 void VrrpInstance::start_announcements() {
@@ -347,6 +373,9 @@ void VrrpInstance::start_refresh_timer() {
 void VrrpInstance::stop_announcements() {
   garp_delay_timer_->cancel();
   garp_refresh_timer_->cancel();
+  garp_pace_timer_->cancel();
+  garp_lower_timer_->cancel();
+  pending_.clear();
 }
 
 nlohmann::json VrrpInstance::status() const {

@@ -97,6 +97,8 @@ class VrrpInstance {
   void start_announcements();
   void stop_announcements();
   void start_refresh_timer();
+  void pump_announcements();
+  void announce_lower_prio();
   void drop(RxStatus status, const os::RxPacket& packet);
   void update_priority();
 
@@ -111,6 +113,9 @@ class VrrpInstance {
   core::TimerPtr fsm_timer_;
   core::TimerPtr garp_delay_timer_;
   core::TimerPtr garp_refresh_timer_;
+  core::TimerPtr garp_pace_timer_;
+  core::TimerPtr garp_lower_timer_;
+  std::deque<std::pair<std::string, IpAddress>> pending_;  // announcements still to send
   InstanceCounters counters_;
   std::deque<Transition> transitions_;  // the last kHistory
   core::RateLimiter drop_log_;

@@ -35,6 +35,8 @@ Instance unicast_instance() {
   i.vips = {vip};
   i.garp_master_delay = seconds(5);
   i.garp_master_repeat = 2;
+  i.garp_lower_prio_delay = seconds(5);
+  i.garp_lower_prio_repeat = 2;
   return i;
 }
 
@@ -139,6 +141,39 @@ TEST(VrrpInstance, WrongPasswordIsDroppedAndCountedByReason) {
   EXPECT_EQ(h.instance.status()["counters"]["dropped"]["auth data mismatch"], 1);
   h.clock.advance(seconds(4));
   EXPECT_EQ(h.instance.state(), State::kMaster);  // the bad advert did not hold us back
+}
+
+TEST(VrrpInstance, AnnouncementsAreSpacedByVrrpGarpInterval) {
+  GlobalDefs g;
+  g.vrrp_garp_interval = milliseconds(10);
+  core::ManualClock clock;
+  os::FakeVrrpSocket socket;
+  os::FakeAddresses addresses;
+  os::FakeAnnouncer announcer;
+  VrrpInstance vi(unicast_instance(), g, kUs,
+                  VrrpInstance::Deps{clock, socket, addresses, announcer, nullptr, nullptr});
+  vi.start();
+  clock.advance(std::chrono::microseconds(3'609'375));  // Master_Down_Interval
+  ASSERT_EQ(vi.state(), State::kMaster);
+  EXPECT_EQ(announcer.announced.size(), 1u);  // the second of garp_master_repeat 2 waits
+  clock.advance(milliseconds(10));
+  EXPECT_EQ(announcer.announced.size(), 2u);
+}
+
+TEST(VrrpInstance, MasterHearingALowerPriorityRefreshesTheNeighbours) {
+  Harness h;
+  h.socket.set_receiver([&](const os::RxPacket& p) { h.instance.receive(p); });
+  h.instance.start();
+  h.clock.advance(seconds(10));  // master; both GARP bursts done
+  ASSERT_EQ(h.instance.state(), State::kMaster);
+  const size_t before = h.announcer.announced.size();
+  h.peer_advert(50);
+  EXPECT_EQ(h.instance.state(), State::kMaster);
+  EXPECT_EQ(h.announcer.announced.size(), before + 2);  // garp_lower_prio_repeat (= 2 here)
+  h.peer_advert(50);  // at most one burst per garp_lower_prio_delay
+  EXPECT_EQ(h.announcer.announced.size(), before + 2);
+  h.clock.advance(seconds(5));
+  EXPECT_EQ(h.announcer.announced.size(), before + 4);
 }
 
 TEST(VrrpInstance, GracefulStopSendsPriorityZeroAndRemovesTheVip) {
