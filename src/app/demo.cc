@@ -93,8 +93,8 @@ int run_demo(const DemoOptions& options) {
       "       `ctest -L lab` (in build/release) runs failovers in network namespaces\n"
       "   [~] tandem-lb: haproxy.cfg grammar, balancers and strict HTTP/1 framing are built\n"
       "       and tested; the proxy that serves traffic with them is not yet\n"
-      "   [~] tandem status shows tandem-vrrp's side today\n"
-      "   [ ] the failover demo in network namespaces, tandem check\n"
+      "   [~] tandem status and tandem check: tandem-vrrp's side and both files today\n"
+      "   [ ] the failover demo in network namespaces\n"
       "\n");
 
   const fs::path dir = find_examples(options);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "app/check.h"
 #include "app/demo.h"
 #include "app/status.h"
 #include "app/version.h"
@@ -20,6 +21,8 @@ constexpr const char* kUsage =
     "  demo [--examples DIR]   show what tandem does, with what this build has\n"
     "  status [--json] [--vrrp-socket PATH] [--lb-socket PATH]\n"
     "                          both daemons of this node at a glance\n"
+    "  check --vrrp FILE [--peer-vrrp FILE] [--lb FILE]...\n"
+    "                          a node's keepalived.conf and haproxy.cfg checked together\n"
     "  version                 print the version\n"
     "  help                    this text\n"
     "\n"
@@ -54,6 +57,27 @@ int main(int argc, char** argv) {
       }
     }
     return app::run_demo(options);
+  }
+  if (cmd == "check") {
+    app::CheckOptions options;
+    for (int i = 2; i < argc; ++i) {
+      std::string_view a = argv[i];
+      if (a == "--vrrp" && i + 1 < argc) {
+        options.vrrp_config = argv[++i];
+      } else if (a == "--peer-vrrp" && i + 1 < argc) {
+        options.peer_vrrp = argv[++i];
+      } else if (a == "--lb" && i + 1 < argc) {
+        options.lb_configs.push_back(argv[++i]);
+      } else {
+        fmt::print(stderr, "tandem check: unknown option '{}'\n", a);
+        return 2;
+      }
+    }
+    if (options.vrrp_config.empty()) {
+      fmt::print(stderr, "tandem check: --vrrp FILE is needed\n");
+      return 2;
+    }
+    return app::run_check(options);
   }
   if (cmd == "status") {
     app::StatusOptions options;
