@@ -369,6 +369,7 @@ struct Tables {
   KeywordTable<SyncGroup> sync{"vrrp_sync_group", kProgram};
   KeywordTable<TrackFile> track_file{"track_file", kProgram};
   KeywordTable<TrackProcess> track_process{"vrrp_track_process", kProgram};
+  KeywordTable<TrackProxy> track_proxy{"track_proxy", kProgram};
 
   Tables() {
     add_top();
@@ -379,6 +380,7 @@ struct Tables {
     add_sync();
     add_track_file();
     add_track_process();
+    add_track_proxy();
   }
 
   void add_top();
@@ -389,6 +391,7 @@ struct Tables {
   void add_sync();
   void add_track_file();
   void add_track_process();
+  void add_track_proxy();
 };
 
 const Tables& tables() {
@@ -639,6 +642,38 @@ void Tables::add_top() {
            .doc = "Watches whether enough processes of a name are running.",
            .block = BlockRule::kRequired,
            .nested = &track_process});
+
+  top.add({.name = "track_proxy",
+           .args_doc = "<NAME>",
+           .min_args = 1,
+           .max_args = 1,
+           .handler =
+               [this](const Statement& st, Draft& draft, Diagnostics& d) {
+                 for (const auto& other : draft.cfg.track_proxies) {
+                   if (other.name == st.args[0].text) {
+                     d.error(st.args[0].where,
+                             fmt::format("track_proxy '{}' is defined twice", other.name),
+                             fmt::format("the first one is at {}", other.where.to_string()));
+                     return;
+                   }
+                 }
+                 TrackProxy p;
+                 p.name = st.args[0].text;
+                 p.where = st.where();
+                 track_proxy.dispatch_all(st.children(), p, d);
+                 if (!p.pidfile && !p.process && p.listens.empty())
+                   d.error(st.where(), fmt::format("track_proxy '{}' watches nothing", p.name),
+                           "add pidfile <PATH> or process <NAME>, and listen <ADDR>:<PORT>");
+                 if (p.pidfile && p.process)
+                   d.error(st.where(),
+                           fmt::format("track_proxy '{}' has both pidfile and process", p.name),
+                           "keep one: the pid file names exactly the process to watch");
+                 draft.cfg.track_proxies.push_back(std::move(p));
+               },
+           .doc = "tandem's own: the local proxy (tandem-lb or HAProxy) is alive when its "
+                  "process runs and its listeners accept.",
+           .block = BlockRule::kRequired,
+           .nested = &track_proxy});
 
   const std::string lb =
       "tandem-vrrp does VRRP only; put the load balancing in tandem-lb "
@@ -1124,6 +1159,10 @@ void Tables::add_instance() {
               "vrrp_track_process names, one per line: `<NAME> [weight <-254..254> "
               "[reverse]]`.",
               [](D& i) -> std::vector<TrackRef>& { return i.inst.track_processes; });
+  track_kw<D>(instance, "track_proxy", 254,
+              "track_proxy names, one per line: `<NAME> [weight <-254..254> [reverse]]`; "
+              "without weight, a failed proxy means FAULT.",
+              [](D& i) -> std::vector<TrackRef>& { return i.inst.track_proxies; });
   notify_kw<D>(instance, "notify_master", "Run on becoming MASTER.",
                [](D& i) -> std::optional<ScriptSpec>& { return i.inst.notify.master; });
   notify_kw<D>(instance, "notify_backup", "Run on becoming BACKUP.",
@@ -1403,6 +1442,81 @@ void Tables::add_track_file() {
            },
        .doc = "Create the file with VALUE (default 0) if missing, or always with "
               "overwrite."});
+}
+
+void Tables::add_track_proxy() {
+  track_proxy.add({.name = "pidfile",
+                   .args_doc = "<PATH>",
+                   .min_args = 1,
+                   .max_args = 1,
+                   .handler = [](const Statement& st, TrackProxy& p,
+                                 Diagnostics&) { p.pidfile = st.args[0].text; },
+                   .doc = "The proxy's pid file; watched, so a restarted proxy is followed."});
+  track_proxy.add({.name = "process",
+                   .args_doc = "<NAME>",
+                   .min_args = 1,
+                   .max_args = 1,
+                   .handler = [](const Statement& st, TrackProxy& p,
+                                 Diagnostics&) { p.process = st.args[0].text; },
+                   .doc = "Or the proxy's process name (as in /proc/PID/comm)."});
+  track_proxy.add(
+      {.name = "listen",
+       .args_doc = "<ADDR>:<PORT>",
+       .min_args = 1,
+       .max_args = 1,
+       .handler =
+           [](const Statement& st, TrackProxy& p, Diagnostics& d) {
+             const std::string& t = st.args[0].text;
+             // IPv6 as [ADDR]:PORT, IPv4 as ADDR:PORT.
+             std::string host, port;
+             if (!t.empty() && t[0] == '[') {
+               auto close = t.find("]:");
+               if (close != std::string::npos) {
+                 host = t.substr(1, close - 1);
+                 port = t.substr(close + 2);
+               }
+             } else if (auto colon = t.rfind(':'); colon != std::string::npos) {
+               host = t.substr(0, colon);
+               port = t.substr(colon + 1);
+             }
+             auto ip = IpAddress::parse(host);
+             int n = 0;
+             auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+             if (!ip || ec != std::errc() || ptr != port.data() + port.size() || n < 1 ||
+                 n > 65535) {
+               d.error(st.args[0].where, fmt::format("'{}' is no address and port", t),
+                       "write 127.0.0.1:80 or [::1]:80");
+               return;
+             }
+             p.listens.push_back({*ip, static_cast<uint16_t>(n), st.args[0].where});
+           },
+       .doc = "An address the proxy listens on; it must accept a connection (repeatable)."});
+  timer_kw<TrackProxy>(track_proxy, "interval",
+                       "How often the listeners are probed (default 0.1 s).",
+                       [](TrackProxy& p, Duration v) { p.interval = v; });
+  timer_kw<TrackProxy>(track_proxy, "timeout",
+                       "How long one probe may take to connect (default 0.1 s).",
+                       [](TrackProxy& p, Duration v) { p.timeout = v; });
+  uint_kw<TrackProxy>(track_proxy, "rise", 1, 100,
+                      "Successful probes in a row for a failed proxy to count as up (default 1).",
+                      [](TrackProxy& p, uint64_t v) { p.rise = static_cast<uint32_t>(v); });
+  uint_kw<TrackProxy>(track_proxy, "fall", 1, 100,
+                      "Failed probes in a row for the proxy to count as down (default 1).",
+                      [](TrackProxy& p, uint64_t v) { p.fall = static_cast<uint32_t>(v); });
+  track_proxy.add({.name = "weight",
+                   .args_doc = "<-254..254> [reverse]",
+                   .min_args = 1,
+                   .max_args = 2,
+                   .handler =
+                       [](const Statement& st, TrackProxy& p, Diagnostics& d) {
+                         int w = 0;
+                         bool rev = false;
+                         if (parse_weight_tail(st.args, -254, 254, w, rev, d, "weight")) {
+                           p.weight = w;
+                           p.weight_reverse = rev;
+                         }
+                       },
+                   .doc = "Priority change when the proxy fails; 0 means FAULT (default 0)."});
 }
 
 void Tables::add_track_process() {
@@ -1747,6 +1861,7 @@ void finish(Draft& draft, Diagnostics& d) {
     check_refs(in.track_scripts, c.scripts, "vrrp_script", "track_script", d);
     check_refs(in.track_files, c.track_files, "track_file", "track_file", d);
     check_refs(in.track_processes, c.track_processes, "vrrp_track_process", "track_process", d);
+    check_refs(in.track_proxies, c.track_proxies, "track_proxy", "track_proxy", d);
   }
   std::map<std::string, const SyncGroup*> member_of;
   for (const SyncGroup& g : c.sync_groups) {

@@ -109,6 +109,28 @@ struct TrackProcess {
   core::SourceLocation where;
 };
 
+// track_proxy (tandem's own, no keepalived equivalent): the local proxy (tandem-lb or
+// HAProxy) is alive when its process runs and its listeners accept connections. A dead
+// process is seen at once (pidfd); listeners are probed every `interval`.
+struct TrackProxy {
+  struct Listen {
+    IpAddress address;
+    uint16_t port = 0;
+    core::SourceLocation where;
+  };
+  std::string name;
+  std::optional<std::string> pidfile;  // the proxy's pid file (re-read when it changes)
+  std::optional<std::string> process;  // or its process name
+  std::vector<Listen> listens;         // addresses that must accept a connection
+  Duration interval = std::chrono::milliseconds(100);
+  Duration timeout = std::chrono::milliseconds(100);  // one connection attempt
+  uint32_t rise = 1;
+  uint32_t fall = 1;
+  int weight = 0;  // 0: a failed proxy is FAULT (the master leaves with priority 0 at once)
+  bool weight_reverse = false;
+  core::SourceLocation where;
+};
+
 // The scripts run on state changes, shared by instances and sync groups.
 struct NotifyScripts {
   std::optional<ScriptSpec> master, backup, fault, stop;
@@ -147,6 +169,7 @@ struct Instance {
   std::vector<VirtualRoute> routes;
 
   std::vector<TrackRef> track_scripts, track_interfaces, track_files, track_processes;
+  std::vector<TrackRef> track_proxies;
   NotifyScripts notify;
 
   Duration garp_master_delay = std::chrono::seconds(5);
@@ -197,6 +220,7 @@ struct Config {
   std::vector<VrrpScript> scripts;
   std::vector<TrackFile> track_files;
   std::vector<TrackProcess> track_processes;
+  std::vector<TrackProxy> track_proxies;
   std::vector<SyncGroup> sync_groups;
 };
 

@@ -20,6 +20,7 @@
 #include "vrrp/os/link_watch.h"
 #include "vrrp/os/process_watch.h"
 #include "vrrp/os/vrrp_socket.h"
+#include "vrrp/proxy_watch.h"
 
 namespace tandem::vrrp {
 
@@ -159,6 +160,13 @@ struct Daemon::Impl {
   std::set<std::string> watched_files;
   os::ProcessWatchPtr processes;  // opened when a track_process is used (needs root)
   std::map<std::string, std::unique_ptr<ProcessCheck>> process_checks;
+  struct ProxyCheck {
+    std::unique_ptr<ProxyWatch> watch;
+    std::vector<Tracked> users;
+  };
+  std::map<std::string, std::unique_ptr<ProxyCheck>> proxy_checks;
+  std::vector<std::unique_ptr<ProxyCheck>> retired_proxy_checks;
+  std::vector<std::unique_ptr<ProcessCheck>> retired_process_checks;
   std::vector<std::unique_ptr<Group>> groups;
   std::map<const VrrpInstance*, Group*> group_of;
   std::map<std::pair<std::string, Family>, os::VrrpSocketPtr> sockets;
@@ -505,6 +513,42 @@ Result<void> Daemon::Impl::start_instance(const Instance& inst) {
         check->up);
     check->users.push_back({vi, idx});
   }
+  for (const auto& t : inst.track_proxies) {
+    const TrackProxy* proxy = nullptr;
+    for (const auto& p : config().track_proxies)
+      if (p.name == t.name) proxy = &p;
+    if (!proxy)
+      return fail(fmt::format("({}) track_proxy {}: no such track_proxy", inst.name, t.name));
+    auto& pc = proxy_checks[proxy->name];
+    if (!pc) {
+      pc = std::make_unique<ProxyCheck>();
+      ProxyCheck* raw = pc.get();
+      pc->watch = std::make_unique<ProxyWatch>(worker.io(), worker.clock(), *proxy, *files,
+                                               [raw](bool up, const std::string&) {
+                                                 for (const auto& u : raw->users)
+                                                   u.instance->set_tracked(u.index, up);
+                                               });
+      if (proxy->process) {
+        if (!processes) {
+          auto pw = os::open_process_watch(worker.io(), worker.clock());
+          if (!pw) return fail("track_proxy: " + pw.error().to_string());
+          processes = std::move(*pw);
+        }
+        os::ProcessPattern pattern;
+        pattern.name = *proxy->process;
+        auto count =
+            processes->watch(pattern, [raw](size_t n) { raw->watch->set_process_count(n); });
+        if (!count) return fail("track_proxy " + proxy->name + ": " + count.error().to_string());
+        pc->watch->set_process_count(*count);
+      }
+      auto ok = pc->watch->start();
+      if (!ok) return fail("track_proxy " + proxy->name + ": " + ok.error().to_string());
+    }
+    size_t idx = vi->add_tracked(
+        "proxy " + t.name, {t.weight.value_or(proxy->weight), t.reverse || proxy->weight_reverse},
+        pc->watch->up());
+    pc->users.push_back({vi, idx});
+  }
   instances.push_back(std::move(r));
   return {};
 }
@@ -540,6 +584,26 @@ void Daemon::Impl::forget_instance(VrrpInstance* vi) {
   std::erase_if(file_users, [vi](const auto& kv) { return kv.second.instance == vi; });
   for (auto& [name, pc] : process_checks)
     std::erase_if(pc->users, [vi](const Tracked& t) { return t.instance == vi; });
+  // A check nobody uses any more is retired, not destroyed: the process watch may still
+  // call it. A retired proxy check without a process watch stops probing.
+  for (auto it = proxy_checks.begin(); it != proxy_checks.end();) {
+    std::erase_if(it->second->users, [vi](const Tracked& t) { return t.instance == vi; });
+    if (!it->second->users.empty()) {
+      ++it;
+      continue;
+    }
+    if (!it->second->watch->spec().process) it->second->watch.reset();
+    retired_proxy_checks.push_back(std::move(it->second));
+    it = proxy_checks.erase(it);
+  }
+  for (auto it = process_checks.begin(); it != process_checks.end();) {
+    if (!it->second->users.empty()) {
+      ++it;
+      continue;
+    }
+    retired_process_checks.push_back(std::move(it->second));
+    it = process_checks.erase(it);
+  }
   for (auto it = checks.begin(); it != checks.end();) {
     std::erase_if(it->second->users, [vi](const Tracked& t) { return t.instance == vi; });
     it = it->second->users.empty() ? checks.erase(it) : std::next(it);
@@ -583,6 +647,8 @@ void Daemon::Impl::reload() {
       if (std::find(g.members.begin(), g.members.end(), inst.name) != g.members.end() &&
           !same_block(current.nodes, loaded->nodes, "vrrp_sync_group", g.name))
         return false;
+    for (const auto& t : inst.track_proxies)
+      if (!same_block(current.nodes, loaded->nodes, "track_proxy", t.name)) return false;
     for (const auto& t : inst.track_files)
       if (!same_block(current.nodes, loaded->nodes, "track_file", t.name) ||
           !same_block(current.nodes, loaded->nodes, "vrrp_track_file", t.name))
@@ -860,7 +926,10 @@ json Daemon::Impl::status() const {
                        {"state", c->state.up() ? "up" : "down"},
                        {"runs", c->runs},
                        {"failures", c->failures}});
+  json proxies = json::array();
+  for (const auto& [name, pc] : proxy_checks) proxies.push_back(pc->watch->status());
   return {{"program", "tandem-vrrp"},
+          {"proxies", proxies},
           {"config", options.config_path},
           {"router_id", config().global.router_id},
           {"instances", list},

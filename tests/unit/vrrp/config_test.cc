@@ -450,6 +450,16 @@ vrrp_track_process p {
   terminate_delay 1
   full_command
 }
+track_proxy lb {
+  pidfile /run/haproxy.pid
+  listen 127.0.0.1:80
+  listen [::1]:8080
+  interval 0.05
+  timeout 0.02
+  rise 2
+  fall 3
+  weight -50 reverse
+}
 vrrp_instance A {
   state BACKUP
   interface eth0
@@ -497,6 +507,9 @@ vrrp_instance A {
   track_process {
     p
   }
+  track_proxy {
+    lb weight -20
+  }
   notify_master /bin/m
   notify_backup /bin/b
   notify_fault /bin/f
@@ -541,6 +554,21 @@ vrrp_sync_group G {
 }
 )";
 
+TEST(VrrpConfig, TrackProxyErrors) {
+  auto r =
+      run("track_proxy a {\n  interval 1\n}\n"
+          "track_proxy b {\n  pidfile /x\n  process haproxy\n  listen 1.2.3.4\n}\n"
+          "vrrp_instance V {\n  interface eth0\n  virtual_router_id 1\n"
+          "  virtual_ipaddress {\n    198.18.0.5\n  }\n  track_proxy {\n    c\n  }\n}\n");
+  const std::string all = r.diags.to_string();
+  EXPECT_NE(all.find(":1:1: error: track_proxy 'a' watches nothing"), std::string::npos) << all;
+  EXPECT_NE(all.find(":4:1: error: track_proxy 'b' has both pidfile and process"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(":7:10: error: '1.2.3.4' is no address and port"), std::string::npos) << all;
+  EXPECT_NE(all.find("track_proxy 'c' names no track_proxy"), std::string::npos) << all;
+}
+
 TEST(VrrpConfig, EveryKeywordParses) {
   auto r = run(kEveryKeyword);
   EXPECT_FALSE(r.diags.has_errors()) << r.diags.to_string();
@@ -554,6 +582,18 @@ TEST(VrrpConfig, EveryKeywordParses) {
   EXPECT_FALSE(r.cfg.instances[1].v3_checksum_as_v2);
   EXPECT_EQ(r.cfg.track_processes.at(0).param_match, ParamMatch::kPartial);
   EXPECT_THAT(r.cfg.track_processes.at(0).params, ElementsAre("b"));
+  const TrackProxy& lb = r.cfg.track_proxies.at(0);
+  EXPECT_EQ(lb.pidfile, "/run/haproxy.pid");
+  ASSERT_EQ(lb.listens.size(), 2u);
+  EXPECT_EQ(lb.listens[1].address, ip("::1"));
+  EXPECT_EQ(lb.listens[1].port, 8080);
+  EXPECT_EQ(lb.interval, std::chrono::milliseconds(50));
+  EXPECT_EQ(lb.timeout, std::chrono::milliseconds(20));
+  EXPECT_EQ(lb.rise, 2u);
+  EXPECT_EQ(lb.fall, 3u);
+  EXPECT_EQ(lb.weight, -50);
+  EXPECT_TRUE(lb.weight_reverse);
+  EXPECT_EQ(r.cfg.instances[0].track_proxies.at(0).weight, -20);
 
   // Each supported keyword of the reference (rows with three cells) occurs in the text.
   std::istringstream md(keyword_reference_markdown());
