@@ -661,9 +661,15 @@ void Tables::add_top() {
                  p.name = st.args[0].text;
                  p.where = st.where();
                  track_proxy.dispatch_all(st.children(), p, d);
-                 if (!p.pidfile && !p.process && p.listens.empty())
+                 if (!p.backends.empty() && !p.stats_socket)
+                   d.error(
+                       st.where(),
+                       fmt::format("track_proxy '{}' names backends but no stats_socket", p.name),
+                       "add: stats_socket <PATH> (the proxy's `stats socket`)");
+                 if (!p.pidfile && !p.process && p.listens.empty() && !p.stats_socket)
                    d.error(st.where(), fmt::format("track_proxy '{}' watches nothing", p.name),
-                           "add pidfile <PATH> or process <NAME>, and listen <ADDR>:<PORT>");
+                           "add pidfile <PATH> or process <NAME>, listen <ADDR>:<PORT>, or "
+                           "stats_socket <PATH> with backend <NAME>");
                  if (p.pidfile && p.process)
                    d.error(st.where(),
                            fmt::format("track_proxy '{}' has both pidfile and process", p.name),
@@ -1491,6 +1497,23 @@ void Tables::add_track_proxy() {
              p.listens.push_back({*ip, static_cast<uint16_t>(n), st.args[0].where});
            },
        .doc = "An address the proxy listens on; it must accept a connection (repeatable)."});
+  track_proxy.add({.name = "stats_socket",
+                   .args_doc = "<PATH>",
+                   .min_args = 1,
+                   .max_args = 1,
+                   .handler = [](const Statement& st, TrackProxy& p,
+                                 Diagnostics&) { p.stats_socket = st.args[0].text; },
+                   .doc = "The proxy's stats socket (HAProxy's or tandem-lb's), read every "
+                          "interval for the backends' state."});
+  track_proxy.add({.name = "backend",
+                   .args_doc = "<NAME>...",
+                   .min_args = 1,
+                   .max_args = kUnbounded,
+                   .handler =
+                       [](const Statement& st, TrackProxy& p, Diagnostics&) {
+                         for (const auto& w : st.args) p.backends.push_back(w.text);
+                       },
+                   .doc = "Backends that must have a server UP (needs stats_socket)."});
   timer_kw<TrackProxy>(track_proxy, "interval",
                        "How often the listeners are probed (default 0.1 s).",
                        [](TrackProxy& p, Duration v) { p.interval = v; });

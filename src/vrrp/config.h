@@ -122,6 +122,10 @@ struct TrackProxy {
   std::optional<std::string> pidfile;  // the proxy's pid file (re-read when it changes)
   std::optional<std::string> process;  // or its process name
   std::vector<Listen> listens;         // addresses that must accept a connection
+  // The proxy's stats socket (tandem-lb's or HAProxy's): each named backend must have a
+  // server UP (its BACKEND row of `show stat` says UP).
+  std::optional<std::string> stats_socket;
+  std::vector<std::string> backends;
   Duration interval = std::chrono::milliseconds(100);
   Duration timeout = std::chrono::milliseconds(100);  // one connection attempt
   uint32_t rise = 1;

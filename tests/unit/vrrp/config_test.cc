@@ -452,6 +452,8 @@ vrrp_track_process p {
 }
 track_proxy lb {
   pidfile /run/haproxy.pid
+  stats_socket /run/haproxy/admin.sock
+  backend web api
   listen 127.0.0.1:80
   listen [::1]:8080
   interval 0.05
@@ -567,6 +569,11 @@ TEST(VrrpConfig, TrackProxyErrors) {
       << all;
   EXPECT_NE(all.find(":7:10: error: '1.2.3.4' is no address and port"), std::string::npos) << all;
   EXPECT_NE(all.find("track_proxy 'c' names no track_proxy"), std::string::npos) << all;
+  auto r2 = run("track_proxy d {\n  backend be\n}\n");
+  EXPECT_NE(r2.diags.to_string().find(":1:1: error: track_proxy 'd' names backends but no "
+                                      "stats_socket"),
+            std::string::npos)
+      << r2.diags.to_string();
 }
 
 TEST(VrrpConfig, EveryKeywordParses) {
@@ -584,6 +591,8 @@ TEST(VrrpConfig, EveryKeywordParses) {
   EXPECT_THAT(r.cfg.track_processes.at(0).params, ElementsAre("b"));
   const TrackProxy& lb = r.cfg.track_proxies.at(0);
   EXPECT_EQ(lb.pidfile, "/run/haproxy.pid");
+  EXPECT_EQ(lb.stats_socket, "/run/haproxy/admin.sock");
+  EXPECT_THAT(lb.backends, ElementsAre("web", "api"));
   ASSERT_EQ(lb.listens.size(), 2u);
   EXPECT_EQ(lb.listens[1].address, ip("::1"));
   EXPECT_EQ(lb.listens[1].port, 8080);
