@@ -132,8 +132,31 @@ TEST(LogFormatHttp, ServerTimeoutInData) {
             "sD-- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"");
 }
 
-// haproxy 2.6 did not see a client's RST while it only waited on the server, so a CD line
-// could not be captured in HTTP mode; the manual's shape, with our fields.
+// A client that reset the connection during a 100 MB body, logged with `len 100`: stdout
+// got 99 characters and "\n", the UDP target 100 bytes and "\n" (captured).
+TEST(LogFormatHttp, ClientResetInDataWithLen100) {
+  auto s = http(49372, at(26, 10, 42, 49, 926000), "fe_cd", "be_big", "s1");
+  timers(s, 0, 0, 0, 0, 504);
+  s.status = 200;
+  s.bytes_out = 3899448;
+  s.termination = termination_state(SessionEnd::kClientAbort, TermPhase::kData);
+  s.request_line = "GET /big HTTP/1.1";
+  const std::string line = format_http_log(s);
+  EXPECT_EQ(line,
+            "127.0.0.1:49372 [26/Nov/2026:10:42:49.926] fe_cd be_big/s1 0/0/0/0/504 200 3899448 - "
+            "- CD-- 1/1/0/0/0 0/0 \"GET /big HTTP/1.1\"");
+  SyslogHeader h{.framing = Framing::kRaw, .now = at(26, 10, 42, 50, 0), .pid = 5884};
+  EXPECT_EQ(frame(h, line, 100, SinkKind::kStream),
+            "127.0.0.1:49372 [26/Nov/2026:10:42:49.926] fe_cd be_big/s1 0/0/0/0/504 200 3899448 - "
+            "- CD-- 1/1/0/0\n");
+  h.framing = Framing::kLocal;
+  EXPECT_EQ(frame(h, line, 100, SinkKind::kSocket),
+            "<134>Nov 26 10:42:50 haproxy[5884]: 127.0.0.1:49372 [26/Nov/2026:10:42:49.926] fe_cd "
+            "be_big/s1 0/0/0\n");
+}
+
+// The same fate while haproxy only waited on the server was not noticed by 2.6 (it logged
+// sD at the server timeout); the shape with other timers.
 TEST(LogFormatHttp, ClientAbortInData) {
   auto s = http(40000, at(26, 10, 36, 33, 88000), "fe_cd", "be_cd", "s1");
   timers(s, 0, 0, 0, 0, 512);
