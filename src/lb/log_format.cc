@@ -212,6 +212,48 @@ TerminationState termination_state(SessionEnd end, TermPhase phase) {
   return {.cause = cause, .phase = phase};
 }
 
+namespace {
+
+// Milliseconds from accept to an event, or -1 when it did not happen (haproxy's logs->t_*).
+int64_t since_accept(const SessionTimes& t, const std::optional<core::TimePoint>& at) {
+  if (!at) return -1;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*at - t.accept).count();
+}
+
+// haproxy's %Tw and %Tc: a difference when the later event happened, else -1.
+int64_t after(int64_t later, int64_t earlier) {
+  return later >= 0 ? later - earlier : -1;
+}
+
+}  // namespace
+
+void set_http_timers(SessionLog& s, const SessionTimes& t) {
+  const int64_t start = since_accept(t, t.request_start);
+  const int64_t offset = start >= 0 ? start : 0;  // Th + Ti
+  const int64_t request = since_accept(t, t.request_complete);
+  const int64_t queue = since_accept(t, t.queue_left);
+  const int64_t connect = since_accept(t, t.connected);
+  const int64_t data = since_accept(t, t.response_headers);
+  const int64_t close = since_accept(t, t.closed);
+  s.t_request = request >= 0 ? request - offset : -1;
+  s.t_queue = after(queue, request);
+  s.t_connect = after(connect, queue);
+  s.t_response = after(data, connect);
+  s.t_active = close - offset;
+  s.t_total = close;
+}
+
+void set_tcp_timers(SessionLog& s, const SessionTimes& t) {
+  const int64_t queue = since_accept(t, t.queue_left);
+  const int64_t connect = since_accept(t, t.connected);
+  s.t_request = kNotReached;
+  s.t_queue = after(queue, -1);  // no request event in TCP: haproxy subtracts -1
+  s.t_connect = after(connect, queue);
+  s.t_response = kNotReached;
+  s.t_total = since_accept(t, t.closed);
+  s.t_active = s.t_total;
+}
+
 std::string escape_request_line(std::string_view line) {
   LineWriter w(line.size() * 3 + 4);
   w.escaped(line);

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
+
 namespace tandem::lb {
 
 struct Proxy;
@@ -140,6 +142,24 @@ struct SessionLog {
   // The request line as received ("GET / HTTP/1.1"); nullopt: "<BADREQ>".
   std::optional<std::string> request_line;
 };
+
+// When the events of a session happened on the monotonic clock; unset: never.
+struct SessionTimes {
+  core::TimePoint accept;
+  std::optional<core::TimePoint> request_start;     // HTTP: first byte of this request
+  std::optional<core::TimePoint> request_complete;  // HTTP: end of the request headers
+  std::optional<core::TimePoint> queue_left;        // a server was chosen, out of any queue
+  std::optional<core::TimePoint> connected;         // the server connection was established
+  std::optional<core::TimePoint> response_headers;  // HTTP: end of the response headers
+  core::TimePoint closed;                           // HTTP: last byte of the response
+};
+
+// Fills TR/Tw/Tc/Tr/Ta (HTTP) or Tw/Tc/Tt (TCP) with haproxy's arithmetic: each event is
+// counted in whole milliseconds since accept, and each timer is the difference to the
+// previous event, with -1 standing for an event that never happened. One quirk follows:
+// TCP has no request event (-1), so haproxy's Tw is the queue time plus one ("1/0/5007").
+void set_http_timers(SessionLog& s, const SessionTimes& t);
+void set_tcp_timers(SessionLog& s, const SessionTimes& t);
 
 // `option httplog`: "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc
 // %ac/%fc/%bc/%sc/%rc %sq/%bq %{+Q}r". Cut at max_line characters as haproxy does: the

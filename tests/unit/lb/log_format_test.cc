@@ -588,3 +588,88 @@ TEST(LogFormatSyslog, LocalTimeFromSystemClock) {
 
 }  // namespace
 }  // namespace tandem::lb::logfmt
+
+namespace tandem::lb::logfmt {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct Timers {
+  int64_t tr, tw, tc, tres, ta, tt;
+  bool operator==(const Timers&) const = default;
+};
+Timers http_of(const SessionTimes& t) {
+  SessionLog s;
+  set_http_timers(s, t);
+  return {s.t_request, s.t_queue, s.t_connect, s.t_response, s.t_active, s.t_total};
+}
+std::string tcp_of(const SessionTimes& t) {
+  SessionLog s;
+  set_tcp_timers(s, t);
+  return std::to_string(s.t_queue) + "/" + std::to_string(s.t_connect) + "/" +
+         std::to_string(s.t_total);
+}
+
+const core::TimePoint kA = core::TimePoint(std::chrono::seconds(5000));
+
+TEST(LogFormatTimers, HttpAsCaptured) {
+  SessionTimes ok{.accept = kA,
+                  .request_start = kA,
+                  .request_complete = kA,
+                  .queue_left = kA,
+                  .connected = kA,
+                  .response_headers = kA + milliseconds(3),
+                  .closed = kA + milliseconds(3)};
+  EXPECT_EQ(http_of(ok), (Timers{0, 0, 0, 3, 3, 3}));  // 0/0/0/3/3
+
+  SessionTimes sh = ok;  // timeout server before the headers: 0/0/0/-1/302
+  sh.response_headers.reset();
+  sh.closed = kA + milliseconds(302);
+  EXPECT_EQ(http_of(sh), (Timers{0, 0, 0, -1, 302, 302}));
+
+  SessionTimes nosrv{.accept = kA, .request_start = kA, .request_complete = kA, .closed = kA};
+  EXPECT_EQ(http_of(nosrv), (Timers{0, -1, -1, -1, 0, 0}));  // 0/-1/-1/-1/0
+
+  SessionTimes refused = nosrv;  // 0/0/-1/-1/2003
+  refused.queue_left = kA;
+  refused.closed = kA + milliseconds(2003);
+  EXPECT_EQ(http_of(refused), (Timers{0, 0, -1, -1, 2003, 2003}));
+
+  SessionTimes empty{.accept = kA, .closed = kA + milliseconds(200)};  // -1/-1/-1/-1/200
+  EXPECT_EQ(http_of(empty), (Timers{-1, -1, -1, -1, 200, 200}));
+}
+
+TEST(LogFormatTimers, HttpManualExampleAndKeepAliveIdle) {
+  // The manual's 10/0/30/69/109, then the same request after 5 s of keep-alive idle time:
+  // TR and Ta start at the request's first byte, Tt at the accept.
+  for (int idle : {0, 5000}) {
+    auto s0 = kA + milliseconds(idle);
+    SessionTimes t{.accept = kA,
+                   .request_start = s0,
+                   .request_complete = s0 + milliseconds(10),
+                   .queue_left = s0 + milliseconds(10),
+                   .connected = s0 + milliseconds(40),
+                   .response_headers = s0 + milliseconds(109),
+                   .closed = s0 + milliseconds(109)};
+    EXPECT_EQ(http_of(t), (Timers{10, 0, 30, 69, 109, 109 + idle}));
+  }
+}
+
+TEST(LogFormatTimers, TcpQueueTimePlusOne) {
+  // Captured "1/0/1", "1/0/501" and "1/-1/1001": haproxy's Tw in TCP is queue time + 1.
+  SessionTimes t{.accept = kA, .queue_left = kA, .connected = kA, .closed = kA + milliseconds(1)};
+  EXPECT_EQ(tcp_of(t), "1/0/1");
+  t.connected.reset();
+  t.closed = kA + milliseconds(1001);
+  EXPECT_EQ(tcp_of(t), "1/-1/1001");
+  t.queue_left.reset();
+  EXPECT_EQ(tcp_of(t), "-1/-1/1001");
+  SessionTimes queued{.accept = kA,
+                      .queue_left = kA + milliseconds(250),
+                      .connected = kA + milliseconds(252),
+                      .closed = kA + milliseconds(5007)};
+  EXPECT_EQ(tcp_of(queued), "251/2/5007");
+}
+
+}  // namespace
+}  // namespace tandem::lb::logfmt
