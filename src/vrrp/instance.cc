@@ -249,63 +249,47 @@ void VrrpInstance::send_advert(uint8_t priority) {
 
 void VrrpInstance::add_addresses() {
   addresses_on_ = true;
-  if (config_.no_virtual_ipaddress) return;
-  auto add = [&](const VirtualAddress& vip) {
-    os::AddressSpec spec{vip.address, vip.prefix_len, vip.dev.empty() ? config_.interface : vip.dev,
-                         vip.label,   vip.broadcast,  scope_number(vip.scope)};
-    auto r = deps_.addresses.add(spec);
-    if (!r) {
-      ++counters_.address_errors;
-      logger().error("({}) cannot add {}: {}", name(), spec.to_string(), r.error().to_string());
-    }
-  };
-  for (const auto& vip : config_.vips) add(vip);
-  for (const auto& vip : config_.excluded_vips) add(vip);
-  for (const auto& route : config_.routes) {
-    os::RouteSpec spec{route.destination,
-                       route.prefix_len,
-                       route.via,
-                       route.dev.empty() ? config_.interface : route.dev,
-                       route.src,
-                       route.metric,
-                       route.table.value_or(254)};
-    auto r = deps_.addresses.add_route(spec);
-    if (!r) {
-      ++counters_.address_errors;
-      logger().error("({}) cannot add route {}: {}", name(), spec.to_string(),
-                     r.error().to_string());
-    }
-  }
+  set_addresses(true);
 }
 
 void VrrpInstance::remove_addresses() {
   if (!addresses_on_) return;
   addresses_on_ = false;
+  set_addresses(false);
+}
+
+// Routes come after the addresses when adding (a route may name a VIP as its source) and
+// before them when removing.
+void VrrpInstance::set_addresses(bool on) {
   if (config_.no_virtual_ipaddress) return;
-  for (const auto& route : config_.routes) {
-    os::RouteSpec spec{route.destination,
-                       route.prefix_len,
-                       route.via,
-                       route.dev.empty() ? config_.interface : route.dev,
-                       route.src,
-                       route.metric,
-                       route.table.value_or(254)};
-    auto r = deps_.addresses.remove_route(spec);
-    if (!r)
-      logger().error("({}) cannot remove route {}: {}", name(), spec.to_string(),
-                     r.error().to_string());
-  }
-  auto remove = [&](const VirtualAddress& vip) {
+  auto report = [&](std::string_view what, const std::string& spec, const core::Result<bool>& r) {
+    if (r) return;
+    ++counters_.address_errors;
+    logger().error("({}) cannot {} {}: {}", name(), what, spec, r.error().to_string());
+  };
+  auto address = [&](const VirtualAddress& vip) {
     os::AddressSpec spec{vip.address, vip.prefix_len, vip.dev.empty() ? config_.interface : vip.dev,
                          vip.label,   vip.broadcast,  scope_number(vip.scope)};
-    auto r = deps_.addresses.remove(spec);
-    if (!r) {
-      ++counters_.address_errors;
-      logger().error("({}) cannot remove {}: {}", name(), spec.to_string(), r.error().to_string());
+    report(on ? "add" : "remove", spec.to_string(),
+           on ? deps_.addresses.add(spec) : deps_.addresses.remove(spec));
+  };
+  auto routes = [&] {
+    for (const auto& route : config_.routes) {
+      os::RouteSpec spec{route.destination,
+                         route.prefix_len,
+                         route.via,
+                         route.dev.empty() ? config_.interface : route.dev,
+                         route.src,
+                         route.metric,
+                         route.table.value_or(254)};
+      report(on ? "add route" : "remove route", spec.to_string(),
+             on ? deps_.addresses.add_route(spec) : deps_.addresses.remove_route(spec));
     }
   };
-  for (const auto& vip : config_.vips) remove(vip);
-  for (const auto& vip : config_.excluded_vips) remove(vip);
+  if (!on) routes();
+  for (const auto* list : {&config_.vips, &config_.excluded_vips})
+    for (const auto& vip : *list) address(vip);
+  if (on) routes();
 }
 
 void VrrpInstance::announce_round(uint32_t repeat) {

@@ -93,6 +93,7 @@ class VrrpInstance {
   void send_advert(uint8_t priority);
   void add_addresses();
   void remove_addresses();
+  void set_addresses(bool on);
   void announce_round(uint32_t repeat);
   void start_announcements();
   void stop_announcements();
