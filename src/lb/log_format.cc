@@ -297,6 +297,84 @@ std::string format_http_log(const SessionLog& s, size_t max_line) {
   return std::move(w).take();
 }
 
+std::string format_gmt_log_date(const LocalTime& t) {
+  using namespace std::chrono;
+  const sys_days day = year_month_day{year{t.year}, month{static_cast<unsigned>(t.month)},
+                                      std::chrono::day{static_cast<unsigned>(t.day)}};
+  const sys_seconds local = day + hours{t.hour} + minutes{t.minute} + seconds{t.second};
+  const sys_seconds utc = local - minutes{t.utc_offset_minutes};
+  const sys_days utc_day = floor<days>(utc);
+  const year_month_day ymd{utc_day};
+  const hh_mm_ss hms{utc - utc_day};
+  char b[64];
+  std::snprintf(b, sizeof b, "%02u/%s/%04d:%02d:%02d:%02d +0000", unsigned(ymd.day()),
+                std::string(month_name(static_cast<int>(unsigned(ymd.month())))).c_str(),
+                int(ymd.year()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  return b;
+}
+
+std::string format_http_log_clf(const SessionLog& s, size_t max_line) {
+  LineWriter w(max_line);
+  auto quoted = [&w](std::string_view v) {
+    w.ch('"');
+    w.text(v);
+    w.ch('"');
+  };
+  auto field = [&w](int64_t v) {
+    w.num(v);
+    w.ch(' ');
+  };
+  w.text(s.client_ip);
+  w.text(" - - [");
+  w.text(format_gmt_log_date(s.date));
+  w.text("] ");
+  w.ch('"');
+  if (s.request_line) {
+    std::string_view rl = *s.request_line;
+    w.escaped(rl.substr(0, std::min(rl.size(), kRequestLineCapture)));
+  } else {
+    w.text("<BADREQ>");
+  }
+  w.ch('"');
+  w.ch(' ');
+  field(s.status);
+  w.unum(s.bytes_out);
+  w.text(" \"\" \"\" ");
+  w.unum(s.client_port);
+  w.ch(' ');
+  char ms[8];
+  std::snprintf(ms, sizeof ms, "%03d", (s.date.usec / 1000) % 1000);
+  w.atom(ms);
+  w.ch(' ');
+  w.ch('"');
+  w.text(s.frontend);
+  if (s.frontend_tls) w.ch('~');
+  w.ch('"');
+  w.ch(' ');
+  quoted(s.backend);
+  w.ch(' ');
+  quoted(s.server.empty() ? std::string_view("<NOSRV>") : std::string_view(s.server));
+  w.ch(' ');
+  field(s.t_request);
+  field(s.t_queue);
+  field(s.t_connect);
+  field(s.t_response);
+  field(s.t_active);
+  w.atom(s.termination.http());
+  w.ch(' ');
+  field(s.actconn);
+  field(s.feconn);
+  field(s.beconn);
+  field(s.srv_conn);
+  if (s.redispatched) w.ch('+');
+  field(s.retries);
+  field(s.srv_queue);
+  field(s.backend_queue);
+  w.text("\"\" \"\" ");  // %CC %CS quoted and empty; %hrl %hsl print nothing
+  return std::move(w).take();
+}
+
 std::string format_tcp_log(const SessionLog& s, size_t max_line) {
   LineWriter w(max_line);
   client_and_date(w, s);

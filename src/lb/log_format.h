@@ -166,6 +166,15 @@ void set_tcp_timers(SessionLog& s, const SessionTimes& t);
 // request line may end mid-way, without its closing quote.
 std::string format_http_log(const SessionLog& s, size_t max_line = kDefaultMaxLine);
 
+// `option httplog clf`: "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s
+// %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl", which ends in a
+// space. The date is the request date in GMT; %ms is taken from the same date, which is the
+// accept date for a connection's first request (haproxy uses the accept date's always).
+std::string format_http_log_clf(const SessionLog& s, size_t max_line = kDefaultMaxLine);
+
+// "[26/Nov/2026:10:44:20 +0000]" without brackets: a LocalTime shifted to GMT (%trg).
+std::string format_gmt_log_date(const LocalTime& t);
+
 // `option tcplog`: "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq".
 std::string format_tcp_log(const SessionLog& s, size_t max_line = kDefaultMaxLine);
 

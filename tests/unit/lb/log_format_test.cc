@@ -673,3 +673,71 @@ TEST(LogFormatTimers, TcpQueueTimePlusOne) {
 
 }  // namespace
 }  // namespace tandem::lb::logfmt
+
+namespace tandem::lb::logfmt {
+namespace {
+
+// `option httplog clf`, captured (each line ends with a space).
+TEST(LogFormatClf, AsCaptured) {
+  SessionLog s;
+  s.client_ip = "127.0.0.1";
+  s.client_port = 56358;
+  s.date = LocalTime{
+      .year = 2026, .month = 11, .day = 26, .hour = 10, .minute = 44, .second = 20, .usec = 177000};
+  s.frontend = "fe_clf";
+  s.backend = "be_ok";
+  s.server = "s1";
+  s.t_request = s.t_queue = s.t_connect = 0;
+  s.t_response = s.t_active = 3;
+  s.status = 200;
+  s.bytes_out = 185;
+  s.actconn = s.feconn = 1;
+  s.request_line = "GET /index.html HTTP/1.1";
+  EXPECT_EQ(format_http_log_clf(s),
+            "127.0.0.1 - - [26/Nov/2026:10:44:20 +0000] \"GET /index.html HTTP/1.1\" 200 185 \"\" "
+            "\"\" 56358 177 \"fe_clf\" \"be_ok\" \"s1\" 0 0 0 3 3 ---- 1 1 0 0 0 0 0 \"\" \"\" ");
+
+  s.client_port = 55048;
+  s.date.usec = 384000;
+  s.frontend = "fe_nosrv";
+  s.backend = "be_nosrv";
+  s.server = "";
+  s.t_queue = s.t_connect = s.t_response = kNotReached;
+  s.t_active = 0;
+  s.status = 503;
+  s.bytes_out = 217;
+  s.termination = termination_state(SessionEnd::kServerRefused, TermPhase::kConnect);
+  s.request_line = "GET / HTTP/1.1";
+  EXPECT_EQ(format_http_log_clf(s),
+            "127.0.0.1 - - [26/Nov/2026:10:44:20 +0000] \"GET / HTTP/1.1\" 503 217 \"\" \"\" 55048 "
+            "384 \"fe_nosrv\" \"be_nosrv\" \"<NOSRV>\" 0 -1 -1 -1 0 SC-- 1 1 0 0 0 0 0 \"\" \"\" ");
+
+  s.client_port = 56374;
+  s.date.usec = 785000;
+  s.frontend = s.backend = "fe_clf";
+  s.t_request = kNotReached;
+  s.status = 400;
+  s.bytes_out = 0;
+  s.termination = termination_state(SessionEnd::kClientAbort, TermPhase::kRequest);
+  s.request_line.reset();
+  EXPECT_EQ(format_http_log_clf(s),
+            "127.0.0.1 - - [26/Nov/2026:10:44:20 +0000] \"<BADREQ>\" 400 0 \"\" \"\" 56374 785 "
+            "\"fe_clf\" \"fe_clf\" \"<NOSRV>\" -1 -1 -1 -1 0 CR-- 1 1 0 0 0 0 0 \"\" \"\" ");
+}
+
+TEST(LogFormatClf, GmtDateAcrossMidnightAndYear) {
+  LocalTime t{.year = 2027,
+              .month = 1,
+              .day = 1,
+              .hour = 1,
+              .minute = 30,
+              .second = 5,
+              .usec = 0,
+              .utc_offset_minutes = 120};
+  EXPECT_EQ(format_gmt_log_date(t), "31/Dec/2026:23:30:05 +0000");
+  t.utc_offset_minutes = -300;
+  EXPECT_EQ(format_gmt_log_date(t), "01/Jan/2027:06:30:05 +0000");
+}
+
+}  // namespace
+}  // namespace tandem::lb::logfmt
