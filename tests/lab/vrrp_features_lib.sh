@@ -109,3 +109,29 @@ vf_within() {
   lab_log "$1: ${2} ms (bound ${3} ms)"
   (($2 <= $3)) || lab_fail "$1 took ${2} ms > ${3} ms"
 }
+
+# vf_unicast_conf N PEER PRIORITY [INSIDE] [BEFORE]: node N's configuration: one VRRPv3
+# instance VI_1 at 0.1 s, unicast between hosts N and PEER, carrying VF_VIP (198.18.0.100/24
+# unless set). INSIDE is extra lines for the instance block; BEFORE goes ahead of it (the
+# track_* blocks the instance names).
+vf_unicast_conf() {
+  local n=$1 peer=$2 prio=$3 inside=${4:-} before=${5:-}
+  cat >"$LAB_DIR/node$n.conf" <<CONF
+$before
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority $prio
+    version 3
+    advert_int 0.1
+    unicast_src_ip $(lab_ip4 "$n")
+    unicast_peer {
+        $(lab_ip4 "$peer")
+    }
+    virtual_ipaddress {
+        ${VF_VIP:-198.18.0.100/24} dev eth0
+    }
+$inside
+}
+CONF
+}

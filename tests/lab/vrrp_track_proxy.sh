@@ -6,90 +6,59 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/vrrp_features_lib.sh"
 
-bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 lab_init 45
 lab_add_hosts 2
-vip=198.18.0.100
 port=18080
 
-write_conf() {  # write_conf N PEER PRIORITY
-  cat >"$LAB_DIR/node$1.conf" <<CONF
-track_proxy lb {
+tracked_proxy="track_proxy lb {
     pidfile $LAB_DIR/proxy.pid
     listen 127.0.0.1:$port
     interval 0.1
     timeout 0.1
-}
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority $3
-    version 3
-    advert_int 0.1
-    unicast_src_ip $(lab_ip4 "$1")
-    unicast_peer {
-        $(lab_ip4 "$2")
-    }
-    virtual_ipaddress {
-        $vip/24 dev eth0
-    }
-    $([[ $1 == 1 ]] && echo "track_proxy { lb }")
-}
-CONF
-}
+}"
 # The proxy stand-in: a listener on h1's loopback, and its pid file.
 start_proxy() {
   lab_spawn h1 socat -u "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" /dev/null
   PROXY=$LAB_PID
   echo "$PROXY" >"$LAB_DIR/proxy.pid.tmp" && mv "$LAB_DIR/proxy.pid.tmp" "$LAB_DIR/proxy.pid"
 }
-state_of() { socat -t 2 - "UNIX-CONNECT:$LAB_DIR/node$1.sock" <<<"show state" | awk '$1 == "VI_1" {print $2}'; }
-is_state() { [[ $(state_of "$1") == "$2" ]]; }
 listening() { lab_exec h1 ss -ltn "sport = :$port" | grep -q LISTEN; }
-declare -A LOG
-master_since_ms() {
-  local line ts
-  line=$(grep "(VI_1) Entering MASTER STATE" "${LOG[$1]}" | tail -1)
-  ts=${line%% *}
-  date -d "${ts/T/ } UTC" +%s%3N
-}
-now_ms() { echo $((${EPOCHREALTIME/[.,]/} / 1000)); }
 
 start_proxy
 lab_wait_for "the proxy listening" 3 listening
-write_conf 1 2 200
-write_conf 2 1 100
-for n in 1 2; do
-  lab_spawn "h$n" "$bin/tandem-vrrp" -n -l -f "$LAB_DIR/node$n.conf" --control-socket "$LAB_DIR/node$n.sock"
-  LOG[$n]=$(ls -t "$LAB_LOG_DIR"/h"$n"-*tandem-vrrp.log | head -1)
-done
-lab_wait_for "node 1 MASTER" 5 is_state 1 MASTER
-lab_wait_for "node 2 BACKUP" 5 is_state 2 BACKUP
+vf_unicast_conf 1 2 200 "    track_proxy { lb }" "$tracked_proxy"
+vf_unicast_conf 2 1 100 "" "$tracked_proxy"
+vf_start 1
+vf_start 2
+lab_wait_for "node 1 MASTER" 5 vf_is_state 1 MASTER
+lab_wait_for "node 2 BACKUP" 5 vf_is_state 2 BACKUP
 
 # 1. The proxy process dies. Bound: node 2's skew (60.9 ms at 0.1 s) + 100 ms.
-t0=$(now_ms)
+t0=$(vf_now_ms)
 kill -KILL "$PROXY"
-lab_wait_for "node 2 MASTER after the proxy's death" 2 is_state 2 MASTER
-took=$(($(master_since_ms 2) - t0))
+lab_wait_for "node 2 MASTER after the proxy's death" 2 vf_is_state 2 MASTER
+took=$(($(vf_entered_ms 2 MASTER) - t0))
 lab_log "proxy death: node 2 MASTER ${took} ms later (bound 161 ms)"
 ((took <= 161)) || lab_fail "takeover after the proxy died took ${took} ms"
-lab_wait_for "node 1 FAULT" 2 is_state 1 FAULT
+lab_wait_for "node 1 FAULT" 2 vf_is_state 1 FAULT
 
 # 2. A new proxy process (new pid in the pid file): node 1 takes the address back.
 start_proxy
-lab_wait_for "node 1 MASTER with the proxy back" 3 is_state 1 MASTER
+lab_wait_for "node 1 MASTER with the proxy back" 3 vf_is_state 1 MASTER
 
 # 3. The process lives but its listener is gone: a pid file naming a process that listens
 #    on nothing. The probe (every 0.1 s) notices within interval + timeout.
 lab_spawn h1 sleep 300
 echo "$LAB_PID" >"$LAB_DIR/proxy.pid.tmp" && mv "$LAB_DIR/proxy.pid.tmp" "$LAB_DIR/proxy.pid"
-t0=$(now_ms)
+t0=$(vf_now_ms)
 kill -KILL "$PROXY"
-lab_wait_for "node 2 MASTER after the listener closed" 2 is_state 2 MASTER
-took=$(($(master_since_ms 2) - t0))
+lab_wait_for "node 2 MASTER after the listener closed" 2 vf_is_state 2 MASTER
+took=$(($(vf_entered_ms 2 MASTER) - t0))
 lab_log "listener gone: node 2 MASTER ${took} ms later (bound 361 ms: probe interval 100 + timeout 100 + skew 61 + 100)"
 ((took <= 361)) || lab_fail "takeover after the listener closed took ${took} ms"
-grep -q "track_proxy lb: DOWN (listener 127.0.0.1:$port: " "${LOG[1]}" ||
+grep -q "track_proxy lb: DOWN (listener 127.0.0.1:$port: " "${VF_LOG[1]}" ||
   lab_fail "node 1 did not say the listener failed"
 echo "vrrp track_proxy: all checks passed"
