@@ -411,6 +411,12 @@ bool should_log_end(const Proxy& frontend, const SessionLog& s) {
   return !(frontend.dontlognull && s.bytes_in == 0);
 }
 
+std::vector<LogTarget> log_targets(const Global& global, const Proxy& proxy) {
+  std::vector<LogTarget> out = proxy.logs;
+  if (proxy.log_global) out.insert(out.end(), global.logs.begin(), global.logs.end());
+  return out;
+}
+
 std::optional<std::string> format_end_of_session(const Proxy& frontend, const SessionLog& s,
                                                  size_t max_line) {
   if (!should_log_end(frontend, s)) return std::nullopt;

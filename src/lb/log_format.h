@@ -8,11 +8,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 
 namespace tandem::lb {
 
+struct Global;
+struct LogTarget;
 struct Proxy;
 
 namespace logfmt {
@@ -193,6 +196,10 @@ LineFormat line_format(const Proxy& frontend);
 // The end-of-session line is skipped under `option dontlognull` when the client sent
 // nothing (haproxy: "no data transferred from the client"). The connect line is not.
 bool should_log_end(const Proxy& frontend, const SessionLog& s);
+
+// Where a proxy's lines go: its own `log` lines, then the global ones if it says
+// `log global`. No target: no line at all, not even "Connect from".
+std::vector<LogTarget> log_targets(const Global& global, const Proxy& proxy);
 
 // The whole line for a finished session, or nullopt when nothing is logged at the end
 // (the default format logs at accept time: use format_connect_log then).

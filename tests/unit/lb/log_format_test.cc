@@ -389,6 +389,23 @@ TEST(LogFormatChoice, Dontlognull) {
   EXPECT_FALSE(format_end_of_session(fe, s));
 }
 
+TEST(LogFormatChoice, TargetsOwnThenGlobal) {
+  Global g;
+  g.logs.resize(2);
+  g.logs[0].path = "/dev/log";
+  g.logs[1].path = "10.0.0.1";
+  Proxy p;
+  EXPECT_TRUE(log_targets(g, p).empty());
+  p.logs.resize(1);
+  p.logs[0].kind = LogTarget::Kind::kStdout;
+  EXPECT_EQ(log_targets(g, p).size(), 1u);
+  p.log_global = true;
+  auto t = log_targets(g, p);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].kind, LogTarget::Kind::kStdout);
+  EXPECT_EQ(t[2].path, "10.0.0.1");
+}
+
 // ---- termination states ----
 
 TEST(LogFormatTermination, Table) {
