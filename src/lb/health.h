@@ -159,7 +159,9 @@ class ExpectRule {
   std::optional<std::regex> regex_;          // kRstatus, kRstring
 };
 
-// Reads one check response incrementally: says as soon as the rule can decide.
+// Reads one check response incrementally: says as soon as the rule can decide. `rule` must
+// outlive the reader. Unlike haproxy, a status outside 100..599 is L7RSP (http1 rejects it;
+// haproxy 2.6 reported "HTTP/1.1 600 Weird" as L7STS, code 600).
 class ResponseReader {
  public:
   static constexpr size_t kMaxBody = 16384;  // tune.bufsize: haproxy matches within one buffer

@@ -243,6 +243,7 @@ HealthChecker::~HealthChecker() {
 }
 
 core::Result<void> HealthChecker::start() {
+  if (impl_->running) return {};
   for (auto& s : impl_->slots) {
     if (!s->server.http) continue;
     auto rule = health::ExpectRule::compile(s->server.http->expect);

@@ -302,6 +302,36 @@ TEST_F(HealthCheckTest, SilentServerWithoutTimeoutCheckUsesInter) {
   EXPECT_LT(changes_[0].result.duration, 300ms);
 }
 
+// A listener whose accept queue is full drops SYNs: the connect times out (L4TOUT) after
+// min(timeout connect, inter) with `timeout check`, as haproxy's "check duration: 301ms".
+TEST_F(HealthCheckTest, FullBacklogIsLayer4Timeout) {
+  asio::ip::tcp::acceptor full(io_);
+  asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  full.open(ep.protocol());
+  full.bind(ep);
+  full.listen(0);
+  ep = full.local_endpoint();
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> fillers;
+  for (int i = 0; i < 4; ++i) {
+    fillers.push_back(std::make_unique<asio::ip::tcp::socket>(io_));
+    fillers.back()->async_connect(ep, [](const std::error_code&) {});
+  }
+  run_until([] { return false; }, 20ms);
+  CheckedServer s = server(ep.port());
+  s.params.inter = 500ms;
+  s.timeout_connect = 80ms;
+  s.timeout_check = 1000ms;
+  start({s});
+  ASSERT_TRUE(run_until([&] { return !changes_.empty(); }));
+  const Change& c = changes_[0];
+  EXPECT_EQ(c.result.status, CheckStatus::kL4Tout);
+  EXPECT_GE(c.result.duration, 80ms);
+  EXPECT_LT(c.result.duration, 300ms);
+  EXPECT_EQ(without_duration(c.line),
+            "Server be/s1 is DOWN, reason: Layer4 timeout, check duration: Nms. 0 active and 0 "
+            "backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.");
+}
+
 // A reset after connecting, before any answer: haproxy says "Socket error".
 TEST_F(HealthCheckTest, ResetIsSocketError) {
   FakeServer srv(io_);
