@@ -460,7 +460,8 @@ std::string_view version_text(http1::Version v) {
 // Every sample of a fetch, ACL style: all occurrences of a header unless an occurrence was
 // given. f(Value) returns true to stop; returns whether it stopped.
 template <class F>
-bool each_sample(const SampleFetch& fetch, const RequestContext& ctx, F&& f) {
+bool each_sample(const SampleFetch& fetch, const RequestContext& ctx, F&& f,
+                 int occurrence_override = 0) {
   auto str = [&](std::string_view s) { return f(Value{Type::kStr, s, 0, nullptr}); };
   auto num = [&](int64_t n) { return f(Value{Type::kInt, {}, n, nullptr}); };
   auto boolean = [&](bool b) { return f(Value{Type::kBool, {}, b ? 1 : 0, nullptr}); };
@@ -518,8 +519,9 @@ bool each_sample(const SampleFetch& fetch, const RequestContext& ctx, F&& f) {
       auto emit = [&](std::string_view v) {
         return fetch.kind == Kind::kHdrVal ? num(leading_int(v)) : str(v);
       };
-      if (fetch.occurrence == 0) return each_header_value(head->headers, fetch.header, full, emit);
-      int want = fetch.occurrence;
+      const int occurrence = occurrence_override != 0 ? occurrence_override : fetch.occurrence;
+      if (occurrence == 0) return each_header_value(head->headers, fetch.header, full, emit);
+      int want = occurrence;
       if (want < 0) {
         int n = 0;
         each_header_value(head->headers, fetch.header, full,
@@ -544,26 +546,27 @@ bool each_sample(const SampleFetch& fetch, const RequestContext& ctx, F&& f) {
 
 bool SampleFetch::append_text(const RequestContext& ctx, std::string& out) const {
   // Outside ACLs haproxy takes the last occurrence of a header.
-  SampleFetch f = *this;
-  if ((kind == Kind::kHdr || kind == Kind::kFhdr || kind == Kind::kHdrVal) && occurrence == 0)
-    f.occurrence = -1;
+  const int occ = occurrence == 0 ? -1 : occurrence;
   bool found = false;
-  each_sample(f, ctx, [&](const Value& v) {
-    found = true;
-    switch (v.type) {
-      case Type::kStr:
-        out += v.str;
-        break;
-      case Type::kInt:
-      case Type::kBool:
-        out += std::to_string(v.num);
-        break;
-      case Type::kIp:
-        out += v.ip->to_string();
-        break;
-    }
-    return true;
-  });
+  each_sample(
+      *this, ctx,
+      [&](const Value& v) {
+        found = true;
+        switch (v.type) {
+          case Type::kStr:
+            out += v.str;
+            break;
+          case Type::kInt:
+          case Type::kBool:
+            out += std::to_string(v.num);
+            break;
+          case Type::kIp:
+            out += v.ip->to_string();
+            break;
+        }
+        return true;
+      },
+      occ);
   return found;
 }
 
@@ -733,10 +736,8 @@ bool match_value(const Expr& e, const Value& v) {
     case Match::kBool:
       return v.type == Type::kStr ? !v.str.empty() : (v.type == Type::kIp || v.num != 0);
     case Match::kInt:
-      if (v.type == Type::kStr) {
-        auto n = parse_int(v.str);
-        return n && in_ranges(e, *n);
-      }
+      // haproxy casts a string by its leading digits ("7x" is 7, measured); an empty one fails.
+      if (v.type == Type::kStr) return !v.str.empty() && in_ranges(e, leading_int(v.str));
       return v.type != Type::kIp && in_ranges(e, v.num);
     case Match::kLen: {
       if (v.type == Type::kStr) return in_ranges(e, static_cast<int64_t>(v.str.size()));

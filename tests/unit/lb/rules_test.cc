@@ -230,6 +230,15 @@ TEST(LbRules, LogFormatValues) {
   EXPECT_EQ(http1::find_header(h.headers, "x-missing")->value, "[]");
 }
 
+TEST(LbRules, LogFormatHeaderOccurrences) {
+  // Measured: "[%[hdr(x,1)]][%[req.fhdr(x)]][%[hdr_cnt(x)]]" -> "[1][3][3]".
+  auto c =
+      ok(" http-request return status 200 content-type text/plain lf-string "
+         "\"[%[hdr(x,1)]][%[req.fhdr(x)]][%[hdr_cnt(x)]]\"");
+  auto h = request("/", {{"X", "1,2"}, {"X", "3"}});
+  EXPECT_EQ(run_req(*c, h).body, "[1][3][3]");
+}
+
 TEST(LbRules, SetHeaderReadsTheOldValueFirst) {
   auto c = ok(" http-request set-header X-Old was-%[hdr(x-old)]");
   auto h = request("/", {{"X-Old", "v"}});
