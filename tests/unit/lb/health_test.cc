@@ -66,6 +66,8 @@ TEST(HealthStateTest, FullyUpNeedsFallFailures) {
   EXPECT_EQ(h.down_transitions(), 1u);
 }
 
+// haproxy (rise 3, fall 3): a server answering 200, then 500, 500, 200 over and over never
+// went DOWN; one answering 500, then 200, 200, 500 over and over never came back UP.
 TEST(HealthStateTest, OnePassHealsGoingDown) {
   ServerHealth h(params(2, 3));
   h.record(ok(), kT0);
