@@ -1,1 +1,624 @@
-// placeholder: being written
+// The proxy run-time's shell: resolves the configuration into per-thread state, binds one
+// SO_REUSEPORT listener per bind per thread, accepts within maxconn, stops gracefully.
+//
+// Notes for later sessions:
+// - Server connection counts (leastconn, server maxconn) are per thread: with nbthread N a
+//   server may see up to N * maxconn connections. A shared count needs messages or atomics.
+// - kAllFull waits `timeout queue` once and answers 503; a real per-server/backend queue is
+//   to come. Global/frontend maxconn use shared atomics, checked before accept (may exceed by
+//   up to nbthread-1); a paused acceptor wakes on a local session end or every 50 ms.
+// - Server connections are closed after each response (http-reuse never); an idle pool per
+//   thread keyed by server is the next step, then splice() for TCP between plain sockets.
+#include "lb/proxy/proxy.h"
+
+#include <netdb.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <future>
+#include <thread>
+
+#include "lb/proxy/internal.h"
+
+namespace tandem::lb::proxy {
+
+using detail::tcp;
+
+// ---- counters ----
+
+void Counters::add(const Counters& o) {
+  sessions_current += o.sessions_current;
+  sessions_total += o.sessions_total;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
+  connect_errors += o.connect_errors;
+  response_errors += o.response_errors;
+  request_errors += o.request_errors;
+  retries += o.retries;
+  redispatches += o.redispatches;
+  denied_conns += o.denied_conns;
+  http_requests += o.http_requests;
+  for (size_t i = 0; i < http_status.size(); ++i) http_status[i] += o.http_status[i];
+  timeouts += o.timeouts;
+  for (size_t i = 0; i < http1::kRejectReasonCount; ++i) {
+    rejected[i] += o.rejected[i] + o.rejects.get(static_cast<http1::RejectReason>(i));
+  }
+}
+
+const ProxySnapshot* Snapshot::find(std::string_view name) const {
+  for (const ProxySnapshot& p : proxies) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+// ---- error pages ----
+
+namespace {
+
+struct ErrorText {
+  int status;
+  std::string_view reason;
+  std::string_view text;
+};
+// As haproxy 2.6's built-in pages (/etc/haproxy/errors/*.http on Debian).
+constexpr ErrorText kErrors[] = {
+    {400, "Bad request", "Your browser sent an invalid request."},
+    {403, "Forbidden", "Request forbidden by administrative rules."},
+    {404, "Not Found", "The resource could not be found."},
+    {405, "Method Not Allowed",
+     "A request was made of a resource using a request method not "
+     "supported by that resource"},
+    {408, "Request Time-out", "Your browser didn't send a complete request in time."},
+    {413, "Payload Too Large", "The request entity exceeds the maximum allowed."},
+    {414, "Request-URI Too Long", "The request URI is too long."},
+    {422, "Unprocessable Content", "The server cannot process the contained instructions."},
+    {429, "Too Many Requests", "You have sent too many requests in a given amount of time."},
+    {500, "Internal Server Error", "An internal server error occurred."},
+    {501, "Not Implemented",
+     "The server does not support the functionality required to fulfill the request."},
+    {502, "Bad Gateway", "The server returned an invalid or incomplete response."},
+    {503, "Service Unavailable", "No server is available to handle this request."},
+    {504, "Gateway Time-out", "The server didn't respond in time."},
+    {505, "HTTP Version Not Supported", "The HTTP version is not supported."},
+};
+
+std::string make_page(int status, std::string_view reason, std::string_view text) {
+  std::string body =
+      fmt::format("<html><body><h1>{} {}</h1>\n{}\n</body></html>\n", status, reason, text);
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\ncontent-length: {}\r\ncache-control: no-cache\r\n"
+      "content-type: text/html\r\nconnection: close\r\n\r\n{}",
+      status, reason, body.size(), body);
+}
+
+}  // namespace
+
+std::string_view error_response(int status) {
+  static const std::vector<std::pair<int, std::string>> pages = [] {
+    std::vector<std::pair<int, std::string>> v;
+    for (const ErrorText& e : kErrors)
+      v.emplace_back(e.status, make_page(e.status, e.reason, e.text));
+    return v;
+  }();
+  static const std::string generic =
+      make_page(500, "Internal Server Error", "An internal server error occurred.");
+  for (const auto& [s, page] : pages) {
+    if (s == status) return page;
+  }
+  return generic;
+}
+
+// ---- per-thread state ----
+
+namespace detail {
+
+ThreadRt::ThreadRt(Shared& s, size_t i)
+    : worker("lb-" + std::to_string(i)),
+      shared(s),
+      index(i),
+      resume_accept(worker.io()),
+      grace(worker.io()) {}
+
+void ThreadRt::session_ended() {
+  if (paused) resume_accept.cancel();
+}
+
+void ThreadRt::task_ended() {
+  --live_tasks;
+  if (stopping && live_tasks == 0 && !finished) {
+    finished = true;
+    grace.cancel();
+    // Leave the loop once the current handler returns; nothing of ours is pending.
+    asio::post(worker.io(), [this] {
+      if (on_finished) on_finished();
+      worker.stop();
+    });
+  }
+}
+
+bool ThreadRt::over_limit(const FrontendRt& fe) const {
+  const size_t i = static_cast<size_t>(fe.spec - shared.frontends.data());
+  if (shared.global_conns.load(std::memory_order_relaxed) >= shared.global_maxconn) return true;
+  return fe.spec->maxconn > 0 &&
+         shared.frontend_conns[i].load(std::memory_order_relaxed) >= fe.spec->maxconn;
+}
+
+}  // namespace detail
+
+using detail::FrontendRt;
+using detail::Shared;
+using detail::ThreadRt;
+
+struct Runtime::Impl {
+  std::unique_ptr<Shared> shared;
+  std::vector<std::unique_ptr<ThreadRt>> threads;
+  std::vector<BoundListener> bound;
+  bool started = false;
+  bool joined = false;
+  std::atomic<size_t> threads_left{0};
+  std::function<void()> done;
+  std::once_flag done_once;
+
+  ~Impl() {
+    if (started && !joined) {
+      stop_now();
+      join();
+    }
+  }
+
+  void stop_on(ThreadRt& t, bool hard) {
+    if (!t.stopping) {
+      t.stopping = true;
+      for (FrontendRt& fe : t.frontends) {
+        for (auto& a : fe.acceptors) {
+          std::error_code ignored;
+          a->close(ignored);
+        }
+      }
+      t.resume_accept.cancel();
+      for (detail::Session* s : std::vector<detail::Session*>(t.sessions.begin(), t.sessions.end()))
+        detail::soft_stop_session(s);
+      auto grace = shared->options.grace.value_or(
+          shared->config.global.hard_stop_after.value_or(std::chrono::seconds(30)));
+      t.grace.expires_after(grace);
+      t.grace.async_wait([this, &t](const std::error_code& ec) {
+        if (!ec) stop_on(t, true);
+      });
+      // Counts as a task so that a thread with no sessions ends too.
+      ++t.live_tasks;
+      t.task_ended();
+    }
+    if (hard) {
+      for (detail::Session* s : std::vector<detail::Session*>(t.sessions.begin(), t.sessions.end()))
+        detail::hard_stop_session(s);
+    }
+  }
+
+  void stop_all(bool hard) {
+    for (auto& t : threads) {
+      ThreadRt* tp = t.get();
+      t->worker.post([this, tp, hard] { stop_on(*tp, hard); });
+    }
+  }
+  void stop_now() { stop_all(true); }
+
+  void join() {
+    for (auto& t : threads) t->worker.join();
+    joined = true;
+  }
+
+  Snapshot collect() const {
+    Snapshot snap;
+    for (const Proxy& p : shared->config.proxies) snap.proxies.push_back({p.name, {}, {}, {}});
+    for (const auto& t : threads) {
+      for (const FrontendRt& fe : t->frontends) {
+        snap.proxies[fe.spec->proxy_index].frontend.add(fe.counters);
+      }
+      for (const detail::BackendRt& be : t->backends) {
+        ProxySnapshot& ps = snap.proxies[be.spec->proxy_index];
+        ps.backend.add(be.counters);
+        if (ps.servers.size() < be.servers.size()) {
+          for (size_t i = ps.servers.size(); i < be.servers.size(); ++i)
+            ps.servers.push_back({be.spec->servers[i].cfg->name, {}});
+        }
+        for (size_t i = 0; i < be.servers.size(); ++i)
+          ps.servers[i].counters.add(be.servers[i].counters);
+      }
+    }
+    return snap;
+  }
+};
+
+namespace {
+
+using core::fail;
+using core::Result;
+
+std::optional<core::Duration> dur(std::optional<Duration> d) {
+  if (!d) return std::nullopt;
+  return std::chrono::duration_cast<core::Duration>(*d);
+}
+
+Result<std::vector<tcp::endpoint>> resolve(const Address& a, bool passive) {
+  std::vector<tcp::endpoint> out;
+  if (a.kind != Address::Kind::kIpv4 && a.kind != Address::Kind::kIpv6 &&
+      a.kind != Address::Kind::kName) {
+    return fail("address " + a.to_string() + ": only IP addresses and host names are served yet");
+  }
+  std::error_code ec;
+  if (a.kind != Address::Kind::kName) {
+    std::string host = a.host;
+    if (host.empty()) host = a.kind == Address::Kind::kIpv6 ? "::" : "0.0.0.0";
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) return fail("address " + a.to_string(), ec);
+    for (uint32_t p = a.port_first; p <= std::max(a.port_first, a.port_last); ++p) {
+      out.emplace_back(addr, static_cast<uint16_t>(p));
+    }
+    return out;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(a.host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return fail("cannot resolve " + a.host + ": " + ::gai_strerror(rc));
+  }
+  tcp::endpoint ep;
+  std::memcpy(ep.data(), res->ai_addr, res->ai_addrlen);
+  ::freeaddrinfo(res);
+  for (uint32_t p = a.port_first; p <= std::max(a.port_first, a.port_last); ++p) {
+    ep.port(static_cast<uint16_t>(p));
+    out.push_back(ep);
+  }
+  return out;
+}
+
+uint32_t default_maxconn() {
+  // As haproxy: what the file descriptor limit allows, two per connection plus a margin.
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  uint64_t n = rl.rlim_cur > 200 ? (rl.rlim_cur - 100) / 2 : 50;
+  return static_cast<uint32_t>(std::min<uint64_t>(n, 1u << 20));
+}
+
+detail::PoolSpec balance_spec(const Proxy& p) {
+  // Config and balancer enums list the algorithms in the same order; the balancer's hash
+  // functions start with kDefault.
+  detail::PoolSpec b;
+  b.algorithm = static_cast<uint8_t>(p.balance.algorithm);
+  b.consistent = p.hash_type.method == HashType::Method::kConsistent;
+  b.hash_function = static_cast<uint8_t>(static_cast<uint8_t>(p.hash_type.function) + 1);
+  b.avalanche = p.hash_type.avalanche;
+  b.hdr_name = p.balance.hdr_name;
+  b.hdr_use_domain_only = p.balance.use_domain_only;
+  b.uri_whole = p.balance.uri_whole;
+  b.uri_len = p.balance.uri_len;
+  b.uri_depth = p.balance.uri_depth;
+  b.uri_path_only = p.balance.uri_path_only;
+  b.random_draws = p.balance.random_draws;
+  return b;
+}
+
+http1::ForwardFor forwardfor_of(const Proxy& p) {
+  http1::ForwardFor f;
+  f.header = p.forwardfor.header;
+  f.if_none = p.forwardfor.if_none;
+  if (!p.forwardfor.except.empty()) f.except = http1::Network::parse(p.forwardfor.except);
+  return f;
+}
+
+Result<void> open_listener(tcp::acceptor& acc, const tcp::endpoint& ep, const Bind& b,
+                           uint32_t backlog) {
+  std::error_code ec;
+  acc.open(ep.protocol(), ec);
+  if (ec) return fail("socket for " + b.address.to_string(), ec);
+  acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  int one = 1;
+  if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return core::fail_errno("SO_REUSEPORT on " + b.address.to_string(), errno);
+  }
+  if (ep.protocol() == tcp::v6() && b.v6only) {
+    acc.set_option(asio::ip::v6_only(*b.v6only), ec);
+  }
+  acc.bind(ep, ec);
+  if (ec) {
+    return fail(fmt::format("cannot bind {}:{}", ep.address().to_string(), ep.port()), ec);
+  }
+  acc.listen(static_cast<int>(backlog), ec);
+  if (ec) return fail("listen on " + b.address.to_string(), ec);
+  return {};
+}
+
+asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& acc) {
+  Shared& sh = t.shared;
+  const size_t fi = static_cast<size_t>(fe.spec - sh.frontends.data());
+  while (!t.stopping && acc.is_open()) {
+    if (t.over_limit(fe)) {
+      // Paused: the kernel's backlog holds new clients until a slot frees up.
+      t.paused = true;
+      t.resume_accept.expires_after(std::chrono::milliseconds(50));
+      co_await t.resume_accept.async_wait(detail::kNothrow);
+      t.paused = false;
+      continue;
+    }
+    auto [ec, sock] = co_await acc.async_accept(detail::kNothrow);
+    if (ec) {
+      if (t.stopping || ec == asio::error::operation_aborted) break;
+      core::log_limited(t.accept_errors, t.worker.clock().now(), spdlog::level::warn,
+                        "frontend {}: accept failed: {}", fe.spec->cfg->name, ec.message());
+      // EMFILE and friends: give sessions time to end rather than spin.
+      asio::steady_timer wait(t.worker.io());
+      wait.expires_after(std::chrono::milliseconds(100));
+      co_await wait.async_wait(detail::kNothrow);
+      continue;
+    }
+    sh.global_conns.fetch_add(1, std::memory_order_relaxed);
+    sh.frontend_conns[fi].fetch_add(1, std::memory_order_relaxed);
+    detail::start_session(t, fe, std::move(sock));
+  }
+  t.task_ended();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->shared = std::make_unique<Shared>();
+  Shared& sh = *impl->shared;
+  sh.config = config;
+  sh.options = std::move(options);
+  const Config& cfg = sh.config;
+  sh.global_maxconn = cfg.global.maxconn.value_or(default_maxconn());
+  sh.bufsize = std::max<uint32_t>(cfg.global.tune_bufsize, 1024);
+
+  sh.backend_of_proxy.assign(cfg.proxies.size(), -1);
+  sh.frontend_of_proxy.assign(cfg.proxies.size(), -1);
+  for (size_t i = 0; i < cfg.proxies.size(); ++i) {
+    const Proxy& p = cfg.proxies[i];
+    if (!p.is_backend()) continue;
+    detail::BackendSpec bs;
+    bs.cfg = &p;
+    bs.proxy_index = i;
+    bs.balance = balance_spec(p);
+    bs.connect = dur(p.timeouts.connect);
+    bs.server = dur(p.timeouts.server);
+    bs.queue = dur(p.timeouts.queue);
+    bs.tunnel = dur(p.timeouts.tunnel);
+    bs.forwardfor = forwardfor_of(p);
+    bs.forwardfor_enabled = p.forwardfor.enabled;
+    for (const Server& s : p.servers) {
+      auto eps = resolve(s.address, false);
+      if (!eps)
+        return fail("backend " + p.name + " server " + s.name + ": " + eps.error().to_string());
+      bs.servers.push_back({&s, eps->front()});
+    }
+    sh.backend_of_proxy[i] = static_cast<int>(sh.backends.size());
+    sh.backends.push_back(std::move(bs));
+  }
+  for (size_t i = 0; i < cfg.proxies.size(); ++i) {
+    const Proxy& p = cfg.proxies[i];
+    if (!p.is_frontend() || p.binds.empty()) continue;
+    detail::FrontendSpec fs;
+    fs.cfg = &p;
+    fs.proxy_index = i;
+    auto backend_index = [&](std::string_view name) {
+      const Proxy* b = cfg.find_backend(name);
+      if (b == nullptr) return -1;
+      return sh.backend_of_proxy[static_cast<size_t>(b - cfg.proxies.data())];
+    };
+    if (!p.default_backend.empty()) {
+      fs.default_backend = backend_index(p.default_backend);
+    } else if (p.kind == Proxy::Kind::kListen) {
+      fs.default_backend = sh.backend_of_proxy[i];
+    }
+    for (const BackendRule& r : p.use_backends)
+      fs.rule_backends.push_back(backend_index(r.backend));
+    fs.client = dur(p.timeouts.client);
+    fs.http_request = dur(p.timeouts.http_request);
+    if (!fs.http_request) fs.http_request = fs.client;
+    fs.http_keep_alive = dur(p.timeouts.http_keep_alive);
+    fs.tunnel = dur(p.timeouts.tunnel);
+    fs.limits.max_headers = cfg.global.tune_http_maxhdr;
+    fs.limits.max_head_size = sh.bufsize > 2048 ? sh.bufsize - 1024 : sh.bufsize / 2;
+    fs.forwardfor = forwardfor_of(p);
+    fs.forwardfor_enabled = p.forwardfor.enabled;
+    fs.maxconn = p.maxconn;
+    sh.frontend_of_proxy[i] = static_cast<int>(sh.frontends.size());
+    sh.frontends.push_back(std::move(fs));
+  }
+  sh.frontend_conns = std::make_unique<std::atomic<uint32_t>[]>(sh.frontends.size());
+
+  uint32_t n = sh.options.threads;
+  if (n == 0) n = cfg.global.nbthread.value_or(std::max(1u, std::thread::hardware_concurrency()));
+  for (uint32_t ti = 0; ti < n; ++ti) {
+    auto t = std::make_unique<ThreadRt>(sh, ti);
+    t->backends.reserve(sh.backends.size());
+    for (const detail::BackendSpec& bs : sh.backends) {
+      detail::BackendRt be;
+      be.spec = &bs;
+      std::vector<detail::PoolServer> servers;
+      for (const detail::ServerSpec& ss : bs.servers) {
+        const ServerParams& sp = ss.cfg->params;
+        servers.push_back({ss.cfg->name, sp.weight, sp.backup, sp.disabled, sp.maxconn});
+      }
+      be.servers.resize(bs.servers.size());
+      be.pool = std::make_unique<detail::Pool>(
+          bs.balance, servers, 0x9e3779b97f4a7c15ULL * (ti + 1), t->worker.clock().now());
+      t->backends.push_back(std::move(be));
+    }
+    t->frontends.reserve(sh.frontends.size());
+    for (const detail::FrontendSpec& fs : sh.frontends) {
+      FrontendRt fe;
+      fe.spec = &fs;
+      t->frontends.push_back(std::move(fe));
+    }
+    impl->threads.push_back(std::move(t));
+  }
+
+  // Listeners: thread 0 binds first, so a port 0 becomes a real port the others then share.
+  for (size_t fi = 0; fi < sh.frontends.size(); ++fi) {
+    const detail::FrontendSpec& fs = sh.frontends[fi];
+    size_t bind_index = 0;
+    for (const Bind& b : fs.cfg->binds) {
+      std::vector<tcp::endpoint> eps;
+      int inherited = -1;
+      if (b.address.kind == Address::Kind::kFd) {
+        // fd@N: a listening socket handed over (tests, systemd); the first thread takes a
+        // copy, the others bind beside it with SO_REUSEPORT.
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(b.address.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+          return core::fail_errno(
+              "frontend " + fs.cfg->name + ": fd@" + std::to_string(b.address.fd), errno);
+        }
+        tcp::endpoint ep;
+        std::memcpy(ep.data(), &ss, len);
+        eps.push_back(ep);
+        inherited = b.address.fd;
+      } else {
+        auto r = resolve(b.address, true);
+        if (!r) return fail("frontend " + fs.cfg->name + ": " + r.error().to_string());
+        eps = std::move(*r);
+      }
+      for (tcp::endpoint ep : eps) {
+        uint32_t backlog = b.backlog.value_or(
+            std::min<uint32_t>(fs.maxconn ? fs.maxconn : sh.global_maxconn, 65535));
+        for (auto& t : impl->threads) {
+          auto acc = std::make_unique<tcp::acceptor>(t->worker.io());
+          if (inherited >= 0 && t == impl->threads.front()) {
+            std::error_code ec;
+            int fd = ::dup(inherited);
+            acc->assign(ep.protocol(), fd, ec);
+            if (fd < 0 || ec) {
+              if (fd >= 0) ::close(fd);
+              return fail("frontend " + fs.cfg->name + ": cannot take over fd@" +
+                          std::to_string(inherited));
+            }
+          } else if (auto ok = open_listener(*acc, ep, b, backlog); !ok) {
+            return fail("frontend " + fs.cfg->name + ": " + ok.error().to_string());
+          }
+          if (ep.port() == 0) ep.port(acc->local_endpoint().port());
+          t->frontends[fi].acceptors.push_back(std::move(acc));
+        }
+        impl->bound.push_back({fs.cfg->name, bind_index, ep.address().to_string(), ep.port()});
+        ++bind_index;
+      }
+    }
+  }
+  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+}
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::~Runtime() = default;
+
+void Runtime::start() {
+  Impl& im = *impl_;
+  if (im.started) return;
+  im.started = true;
+  im.threads_left = im.threads.size();
+  for (auto& t : im.threads) {
+    ThreadRt* tp = t.get();
+    tp->on_finished = [&im] {
+      if (im.threads_left.fetch_sub(1) == 1) {
+        std::call_once(im.done_once, [&im] {
+          if (im.done) im.done();
+        });
+      }
+    };
+    for (FrontendRt& fe : tp->frontends) {
+      for (auto& acc : fe.acceptors) {
+        ++tp->live_tasks;
+        asio::co_spawn(tp->worker.io(), accept_loop(*tp, fe, *acc), asio::detached);
+      }
+    }
+    tp->worker.start_thread();
+  }
+  core::logger().info("proxy started: {} thread(s), {} listener(s), maxconn {}", im.threads.size(),
+                      im.bound.size(), im.shared->global_maxconn);
+}
+
+std::vector<BoundListener> Runtime::listeners() const {
+  return impl_->bound;
+}
+
+uint16_t Runtime::port_of(std::string_view frontend, size_t bind_index) const {
+  for (const BoundListener& b : impl_->bound) {
+    if (b.frontend == frontend && b.bind_index == bind_index) return b.port;
+  }
+  return 0;
+}
+
+void Runtime::stop_gracefully(std::function<void()> done) {
+  impl_->done = std::move(done);
+  if (!impl_->started) {
+    if (impl_->done) impl_->done();
+    return;
+  }
+  impl_->stop_all(false);
+}
+
+void Runtime::stop_now() {
+  if (impl_->started) impl_->stop_now();
+}
+
+void Runtime::join() {
+  if (impl_->started) impl_->join();
+}
+
+uint32_t Runtime::thread_count() const {
+  return static_cast<uint32_t>(impl_->threads.size());
+}
+
+Snapshot Runtime::snapshot() {
+  Impl& im = *impl_;
+  if (!im.started || im.joined) return im.collect();
+  // Each thread copies its own counters on its own loop: no locks, no torn reads.
+  Snapshot total;
+  for (const Proxy& p : im.shared->config.proxies) total.proxies.push_back({p.name, {}, {}, {}});
+  for (auto& t : im.threads) {
+    // Shared with the posted copy: a loop that never runs it must not leave it dangling.
+    struct Part {
+      std::promise<void> ready;
+      Snapshot snap;
+    };
+    auto part = std::make_shared<Part>();
+    part->snap.proxies.resize(total.proxies.size());
+    auto f = part->ready.get_future();
+    ThreadRt* tp = t.get();
+    tp->worker.post([part, tp] {
+      for (const FrontendRt& fe : tp->frontends)
+        part->snap.proxies[fe.spec->proxy_index].frontend.add(fe.counters);
+      for (const detail::BackendRt& be : tp->backends) {
+        ProxySnapshot& ps = part->snap.proxies[be.spec->proxy_index];
+        ps.backend.add(be.counters);
+        ps.servers.resize(be.servers.size());
+        for (size_t i = 0; i < be.servers.size(); ++i) {
+          ps.servers[i].name = be.spec->servers[i].cfg->name;
+          ps.servers[i].counters.add(be.servers[i].counters);
+        }
+      }
+      part->ready.set_value();
+    });
+    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) continue;
+    for (size_t i = 0; i < total.proxies.size(); ++i) {
+      const ProxySnapshot& pp = part->snap.proxies[i];
+      total.proxies[i].frontend.add(pp.frontend);
+      total.proxies[i].backend.add(pp.backend);
+      auto& ts = total.proxies[i].servers;
+      if (ts.size() < pp.servers.size()) ts.resize(pp.servers.size());
+      for (size_t s = 0; s < pp.servers.size(); ++s) {
+        ts[s].name = pp.servers[s].name;
+        ts[s].counters.add(pp.servers[s].counters);
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace tandem::lb::proxy

@@ -1,1 +1,553 @@
-// placeholder: being written
+// The proxy run-time on loopback: fake upstreams in threads, raw clients, a real config.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/diagnostic.h"
+#include "lb/config.h"
+#include "lb/http1.h"
+#include "lb/proxy/proxy.h"
+
+namespace tandem::lb::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+
+void set_timeouts(int fd, std::chrono::milliseconds t = 2000ms) {
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  set_timeouts(fd);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Reads until EOF, an error or the time-out of the socket.
+std::string recv_all(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+struct Message {
+  http1::Head head;
+  std::string body;
+  bool complete = false;
+  bool eof = false;  // the peer closed
+};
+
+// Reads one HTTP message with our own parser; `carry` keeps bytes of the next one.
+Message read_message(int fd, http1::Mode mode, std::string& carry,
+                     std::string_view method = "GET") {
+  http1::Parser p(mode);
+  if (mode == http1::Mode::kResponse) p.expect_response_to(method);
+  Message m;
+  char buf[65536];
+  for (;;) {
+    if (!carry.empty()) {
+      auto pr = p.feed(carry);
+      for (auto piece : pr.body) m.body.append(piece);
+      if (pr.head_complete) m.head = p.head();
+      carry.erase(0, pr.consumed);
+      if (pr.failed()) return m;
+      if (pr.message_complete) {
+        if (m.head.interim()) continue;
+        m.complete = true;
+        return m;
+      }
+      if (pr.consumed > 0 && !carry.empty()) continue;
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      m.eof = true;
+      auto pr = p.finish();
+      for (auto piece : pr.body) m.body.append(piece);
+      if (pr.message_complete) m.complete = true;
+      return m;
+    }
+    carry.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// A fake upstream on 127.0.0.1: one thread accepting, one thread per connection.
+class Upstream {
+ public:
+  using Handler = std::function<void(int fd)>;
+  explicit Upstream(Handler h) : handler_(std::move(h)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 128);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~Upstream() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+    std::vector<std::thread> conns;
+    {
+      std::lock_guard lock(mu_);
+      conns.swap(conns_);
+    }
+    for (auto& t : conns) t.join();
+  }
+  uint16_t port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      ++accepted_;
+      set_timeouts(c);
+      std::lock_guard lock(mu_);
+      conns_.emplace_back([this, c] {
+        handler_(c);
+        ::close(c);
+      });
+    }
+  }
+  Handler handler_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::thread> conns_;
+};
+
+// An HTTP upstream: answers each request with `respond(request)`; records what it received.
+struct HttpUpstream {
+  using Respond = std::function<std::string(const Message&)>;
+  explicit HttpUpstream(Respond r)
+      : respond(std::move(r)), server([this](int fd) {
+          std::string carry;
+          for (;;) {
+            Message m = read_message(fd, http1::Mode::kRequest, carry);
+            if (!m.complete) break;
+            {
+              std::lock_guard lock(mu);
+              requests.push_back(m);
+            }
+            std::string answer = respond(m);
+            if (answer.empty() || !send_all(fd, answer)) break;
+            if (!m.head.keep_alive) break;
+          }
+        }) {}
+  std::vector<Message> seen() {
+    std::lock_guard lock(mu);
+    return requests;
+  }
+  Respond respond;
+  std::mutex mu;
+  std::vector<Message> requests;
+  Upstream server;
+};
+
+std::string ok_response(std::string_view body, std::string_view extra = "") {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         std::string(extra) + "\r\n" + std::string(body);
+}
+
+// A closed port: bound then closed, so connecting is refused.
+uint16_t dead_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A listening socket on 127.0.0.1 and a kernel-chosen port, handed to the proxy as fd@N
+// (haproxy's reg-tests do the same); SO_REUSEPORT lets other threads bind beside it.
+int listening_socket() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(fd, 128);
+  return fd;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void start(std::string text, uint32_t threads = 1) {
+    int lfd = listening_socket();
+    for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;) {
+      text.replace(at, 11, "fd@" + std::to_string(lfd));
+    }
+    auto path = std::filesystem::temp_directory_path() /
+                ("tandem-proxy-test-" + std::to_string(::getpid()) + ".cfg");
+    {
+      std::ofstream f(path);
+      f << text;
+    }
+    core::Diagnostics diags;
+    config_ = load_config({path.string()}, diags);
+    std::filesystem::remove(path);
+    ASSERT_FALSE(diags.has_errors()) << diags.to_string();
+    RuntimeOptions o;
+    o.threads = threads;
+    o.grace = 500ms;
+    auto rt = Runtime::create(config_, o);
+    ::close(lfd);
+    ASSERT_TRUE(rt.has_value()) << rt.error().to_string();
+    rt_ = std::move(*rt);
+    rt_->start();
+    port_ = rt_->port_of("fe");
+    ASSERT_NE(port_, 0);
+  }
+  void TearDown() override {
+    if (rt_) {
+      rt_->stop_now();
+      rt_->join();
+    }
+  }
+  // One request on a fresh connection; the whole answer as received.
+  Message get(std::string_view request, std::string_view method = "GET") {
+    int fd = connect_to(port_);
+    EXPECT_GE(fd, 0);
+    send_all(fd, request);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kResponse, carry, method);
+    ::close(fd);
+    return m;
+  }
+
+  Config config_;
+  std::unique_ptr<Runtime> rt_;
+  uint16_t port_ = 0;
+};
+
+std::string http_config(const std::vector<uint16_t>& ports, std::string_view extra = "",
+                        std::string_view backend_extra = "") {
+  std::string s =
+      "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\n";
+  s += "frontend fe\n  bind 127.0.0.1:0\n  default_backend be\n";
+  s += extra;
+  s += "backend be\n";
+  s += backend_extra;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    s += "  server s" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(ports[i]) + "\n";
+  }
+  return s;
+}
+
+TEST_F(ProxyTest, TcpEchoBothWaysAndHalfClose) {
+  Upstream echo([](int fd) {
+    std::string all = recv_all(fd);  // until the client's half-close reaches us
+    send_all(fd, "echo:" + all);
+  });
+  start(
+      "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\nlisten fe\n  bind 127.0.0.1:0\n  server e 127.0.0.1:" +
+      std::to_string(echo.port()) + "\n");
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "hello "));
+  ASSERT_TRUE(send_all(fd, "world"));
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(recv_all(fd), "echo:hello world");
+  ::close(fd);
+}
+
+TEST_F(ProxyTest, HttpGetContentLengthAndChunked) {
+  HttpUpstream up([](const Message& m) {
+    if (m.head.target == "/chunked") {
+      return std::string(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+          "world\r\n0\r\n\r\n");
+    }
+    return ok_response("plain body");
+  });
+  start(http_config({up.server.port()}));
+  Message a = get("GET /cl HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(a.complete);
+  EXPECT_EQ(a.head.status, 200);
+  EXPECT_EQ(a.body, "plain body");
+  Message b = get("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(b.complete);
+  EXPECT_TRUE(b.head.chunked);
+  EXPECT_EQ(b.body, "hello world");
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("fe")->frontend.http_requests, 2u);
+  EXPECT_EQ(snap.find("be")->servers.at(0).counters.sessions_total, 2u);
+}
+
+TEST_F(ProxyTest, OneMegabyteStreamedBothWays) {
+  const std::string big(1 << 20, 'x');
+  HttpUpstream up([&](const Message& m) {
+    // Echo the request body back, chunked when it came chunked.
+    if (m.head.chunked) {
+      std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+      http1::append_chunk(out, m.body);
+      http1::append_last_chunk(out);
+      return out;
+    }
+    return ok_response(m.body);
+  });
+  start(http_config({up.server.port()}));
+  Message a = get("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(big.size()) +
+                  "\r\n\r\n" + big);
+  ASSERT_TRUE(a.complete);
+  EXPECT_EQ(a.body.size(), big.size());
+  EXPECT_EQ(a.body, big);
+  std::string chunked = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t i = 0; i < big.size(); i += 100000) {
+    http1::append_chunk(chunked, std::string_view(big).substr(i, 100000));
+  }
+  http1::append_last_chunk(chunked);
+  Message b = get(chunked);
+  ASSERT_TRUE(b.complete);
+  EXPECT_EQ(b.body, big);
+}
+
+TEST_F(ProxyTest, KeepAliveAndPipelinedRequestsInOrder) {
+  HttpUpstream up([](const Message& m) { return ok_response("you asked " + m.head.target); });
+  start(http_config({up.server.port()}));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  ASSERT_TRUE(send_all(fd, "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Message a = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(a.body, "you asked /one");
+  EXPECT_FALSE(a.eof);
+  ASSERT_TRUE(send_all(fd, "GET /two HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Message b = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(b.body, "you asked /two");
+  // Three at once: answered one after another, in order.
+  ASSERT_TRUE(send_all(fd,
+                       "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "you asked /a");
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "you asked /b");
+  Message c = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(c.body, "you asked /c");
+  EXPECT_FALSE(c.head.keep_alive);
+  ::close(fd);
+}
+
+TEST_F(ProxyTest, RoundRobinAcrossThree) {
+  HttpUpstream u1([](const Message&) { return ok_response("1"); });
+  HttpUpstream u2([](const Message&) { return ok_response("2"); });
+  HttpUpstream u3([](const Message&) { return ok_response("3"); });
+  start(http_config({u1.server.port(), u2.server.port(), u3.server.port()}, "",
+                    "  balance roundrobin\n"));
+  std::string seq;
+  for (int i = 0; i < 6; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(seq, "123123");
+}
+
+TEST_F(ProxyTest, DeadServerIsRetriedElsewhereWithRedispatch) {
+  HttpUpstream live([](const Message&) { return ok_response("live"); });
+  start(http_config({dead_port(), live.server.port()}, "", "  retries 1\n  option redispatch\n"));
+  for (int i = 0; i < 4; ++i) {
+    Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(m.head.status, 200);
+    EXPECT_EQ(m.body, "live");
+  }
+  auto snap = rt_->snapshot();
+  EXPECT_GE(snap.find("be")->servers.at(0).counters.connect_errors, 2u);
+  EXPECT_GE(snap.find("be")->backend.redispatches, 2u);
+}
+
+TEST_F(ProxyTest, AllServersDownIs503) {
+  start(http_config({dead_port(), dead_port()}, "", "  retries 1\n"));
+  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(m.head.status, 503);
+  EXPECT_NE(m.body.find("No server is available"), std::string::npos);
+  EXPECT_FALSE(m.head.keep_alive);
+}
+
+TEST_F(ProxyTest, MalformedResponseIs502) {
+  HttpUpstream up([](const Message&) { return std::string("HTTP/1.1 2OO Fine\r\n\r\n"); });
+  start(http_config({up.server.port()}));
+  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(m.head.status, 502);
+}
+
+TEST_F(ProxyTest, BadRequestIs400AndNothingReachesTheServer) {
+  HttpUpstream up([](const Message&) { return ok_response("no"); });
+  start(http_config({up.server.port()}));
+  Message m =
+      get("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\n");
+  EXPECT_EQ(m.head.status, 400);
+  EXPECT_NE(m.body.find("Your browser sent an invalid request."), std::string::npos);
+  EXPECT_EQ(up.server.accepted(), 0);
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("fe")->frontend.rejected[static_cast<size_t>(http1::RejectReason::kClAndTe)],
+            1u);
+}
+
+TEST_F(ProxyTest, SlowServerIs504AfterTimeoutServer) {
+  HttpUpstream up([](const Message&) {
+    std::this_thread::sleep_for(600ms);  // the upstream is slow on purpose
+    return ok_response("late");
+  });
+  std::string cfg = http_config({up.server.port()});
+  cfg.replace(cfg.find("timeout server 2s"), 17, "timeout server 200ms");
+  start(cfg);
+  auto t0 = std::chrono::steady_clock::now();
+  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(m.head.status, 504);
+  EXPECT_LT(took, 550ms);
+  EXPECT_GE(took, 190ms);
+}
+
+TEST_F(ProxyTest, ForwardedForAddedAndHopByHopRemoved) {
+  HttpUpstream up([](const Message&) {
+    return ok_response(
+        "x", "Keep-Alive: timeout=5\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n");
+  });
+  start(http_config({up.server.port()}, "  option forwardfor\n"));
+  Message m =
+      get("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Drop\r\nX-Drop: y\r\n"
+          "Keep-Alive: 300\r\nTE: trailers\r\nProxy-Connection: x\r\n\r\n");
+  ASSERT_EQ(m.head.status, 200);
+  EXPECT_EQ(http1::find_header(m.head.headers, "X-Secret"), nullptr);
+  EXPECT_EQ(http1::find_header(m.head.headers, "Keep-Alive"), nullptr);
+  auto seen = up.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  const auto& h = seen[0].head.headers;
+  const http1::Header* xff = http1::find_header(h, "X-Forwarded-For");
+  ASSERT_NE(xff, nullptr);
+  EXPECT_EQ(xff->value, "127.0.0.1");
+  for (std::string_view gone : {"X-Drop", "Keep-Alive", "TE", "Proxy-Connection"}) {
+    EXPECT_EQ(http1::find_header(h, gone), nullptr) << gone;
+  }
+}
+
+TEST_F(ProxyTest, WebSocketUpgradeBecomesATunnel) {
+  Upstream ws([](int fd) {
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    if (!m.head.upgrade) return;
+    send_all(
+        fd,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    char buf[256];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) send_all(fd, "ws:" + std::string(buf, static_cast<size_t>(n)));
+  });
+  start(http_config({ws.port()}, "", "  timeout tunnel 2s\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd,
+                       "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  std::string carry;
+  http1::Parser p(http1::Mode::kResponse);
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m.head.status, 101);
+  ASSERT_TRUE(send_all(fd, "frame"));
+  std::string got = carry;
+  char buf[256];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n > 0) got.append(buf, static_cast<size_t>(n));
+  EXPECT_EQ(got, "ws:frame");
+  ::close(fd);
+}
+
+TEST_F(ProxyTest, MaxconnPausesAccepting) {
+  Upstream hold([](int fd) { recv_all(fd); });  // holds connections until the client leaves
+  start(
+      "global\n  maxconn 2\ndefaults\n  mode tcp\n  timeout connect 500ms\n"
+      "  timeout client 2s\n  timeout server 2s\nlisten fe\n  bind 127.0.0.1:0\n"
+      "  server h 127.0.0.1:" +
+      std::to_string(hold.port()) + "\n");
+  int a = connect_to(port_);
+  int b = connect_to(port_);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  // Wait (bounded) until both reached the upstream, then a third must wait in the backlog.
+  for (int i = 0; i < 200 && hold.accepted() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(hold.accepted(), 2);
+  int c = connect_to(port_);  // the kernel completes the handshake; the proxy does not accept
+  ASSERT_GE(c, 0);
+  std::this_thread::sleep_for(150ms);  // a window in which nothing may happen
+  EXPECT_EQ(hold.accepted(), 2);
+  ::close(a);
+  for (int i = 0; i < 200 && hold.accepted() < 3; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(hold.accepted(), 3);
+  ::close(b);
+  ::close(c);
+}
+
+TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()}), 2);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "ok");
+  std::promise<void> done;
+  rt_->stop_gracefully([&] { done.set_value(); });
+  EXPECT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
+  rt_->join();
+  EXPECT_EQ(rt_->snapshot().find("fe")->frontend.sessions_total, 10u);
+}
+
+}  // namespace
+}  // namespace tandem::lb::proxy

@@ -1,0 +1,85 @@
+// Pool: the balancer and the server views of one backend on one thread.
+#include "lb/proxy/pool.h"
+
+#include "lb/balance/balancer.h"
+
+namespace tandem::lb::proxy::detail {
+
+struct Pool::Impl {
+  BalancerPtr balancer;
+  std::vector<ServerView> views;
+  std::vector<std::string> names;  // views hold string_views into these
+  SplitMix64 random{1};
+  bool hashes_header = false;
+  std::string header_name;
+};
+
+Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
+           core::TimePoint now)
+    : impl_(std::make_unique<Impl>()) {
+  BalanceSpec b;
+  b.algorithm = static_cast<Algorithm>(spec.algorithm);
+  b.hash_type = spec.consistent ? HashType::kConsistent : HashType::kMapBased;
+  b.hash_function = static_cast<HashFunction>(spec.hash_function);
+  b.hash_avalanche = spec.avalanche;
+  b.hdr_name = spec.hdr_name;
+  b.hdr_use_domain_only = spec.hdr_use_domain_only;
+  b.uri = {spec.uri_whole, spec.uri_len, spec.uri_depth, spec.uri_path_only};
+  b.random_draws = spec.random_draws;
+  impl_->balancer = make_balancer(b);
+  impl_->random = SplitMix64(seed);
+  impl_->hashes_header = b.algorithm == Algorithm::kHdr;
+  impl_->header_name = spec.hdr_name;
+  impl_->names.reserve(servers.size());
+  for (size_t i = 0; i < servers.size(); ++i) {
+    impl_->names.push_back(servers[i].name);
+    ServerView v;
+    v.id = static_cast<uint32_t>(i + 1);
+    v.name = impl_->names.back();
+    v.weight = servers[i].weight;
+    v.backup = servers[i].backup;
+    v.maint = servers[i].disabled;
+    v.maxconn = servers[i].maxconn;
+    impl_->views.push_back(v);
+  }
+  impl_->balancer->rebuild(impl_->views, now);
+}
+
+Pool::~Pool() = default;
+Pool::Pool(Pool&&) noexcept = default;
+Pool& Pool::operator=(Pool&&) noexcept = default;
+
+Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
+                      std::string_view header, std::optional<size_t> exclude, core::TimePoint now) {
+  PickContext ctx;
+  ctx.source = source;
+  ctx.uri = uri;
+  ctx.header = header;
+  ctx.random = &impl_->random;
+  if (exclude) ctx.exclude = static_cast<uint32_t>(*exclude + 1);
+  PickResult r = impl_->balancer->pick(ctx, impl_->views, now);
+  switch (r.outcome) {
+    case PickOutcome::kPicked:
+      return {Outcome::kPicked, static_cast<size_t>(r.id - 1)};  // ids are index + 1
+    case PickOutcome::kAllFull:
+      return {Outcome::kAllFull, 0};
+    case PickOutcome::kNoServer:
+      break;
+  }
+  return {Outcome::kNoServer, 0};
+}
+
+void Pool::opened(size_t index) {
+  ++impl_->views[index].active_conns;
+}
+void Pool::closed(size_t index) {
+  if (impl_->views[index].active_conns > 0) --impl_->views[index].active_conns;
+}
+bool Pool::hashes_header() const {
+  return impl_->hashes_header;
+}
+const std::string& Pool::header_name() const {
+  return impl_->header_name;
+}
+
+}  // namespace tandem::lb::proxy::detail

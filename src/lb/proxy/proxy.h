@@ -1,0 +1,143 @@
+// tandem-lb's proxy run-time: listeners on nbthread workers, TCP and HTTP/1.1 sessions that
+// forward client traffic to the servers the balancers pick, with per-thread counters.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "lb/config.h"
+#include "lb/http1.h"
+
+namespace tandem::lb::proxy {
+
+// What a use_backend condition may look at. The ACL engine (src/lb/acl.*) fills the hook.
+struct RequestContext {
+  const Proxy* frontend = nullptr;
+  const http1::Head* head = nullptr;  // null in TCP mode
+  std::string_view client_ip;
+  uint16_t client_port = 0;
+  uint16_t frontend_port = 0;
+};
+// True when the condition holds (polarity if/unless already applied by the hook).
+using ConditionHook = std::function<bool(const Condition&, const RequestContext&)>;
+
+// The facts of one finished request (HTTP) or connection (TCP), for httplog/tcplog.
+struct RequestLog {
+  std::string_view frontend, backend, server;  // server empty when none was reached
+  std::string_view client_ip;
+  uint16_t client_port = 0;
+  core::TimePoint accepted{};   // connection accepted
+  core::TimePoint started{};    // first byte of this request's head
+  core::Duration t_request{};   // head received (Tq)
+  core::Duration t_connect{};   // server connection established (Tc)
+  core::Duration t_response{};  // response head received (Tr)
+  core::Duration t_total{};     // until the end of the response (Tt)
+  int status = 0;               // 0 in TCP mode or when nothing was answered
+  uint64_t bytes_in = 0;        // from the client
+  uint64_t bytes_out = 0;       // to the client
+  std::string_view method, target;
+  uint32_t retries = 0;
+  std::string_view termination;  // haproxy-like two letters: "--", "CD", "SC", "sH", ...
+};
+using RequestLogHook = std::function<void(const RequestLog&)>;
+
+// Counters of one frontend, backend or server. Each thread keeps its own; snapshot() sums.
+struct Counters {
+  uint64_t sessions_current = 0;
+  uint64_t sessions_total = 0;
+  uint64_t bytes_in = 0;   // from clients
+  uint64_t bytes_out = 0;  // to clients
+  uint64_t connect_errors = 0;
+  uint64_t response_errors = 0;  // malformed responses, resets while reading one
+  uint64_t request_errors = 0;   // rejected requests, timeouts waiting for a head
+  uint64_t retries = 0;
+  uint64_t redispatches = 0;
+  uint64_t denied_conns = 0;  // unused yet (tcp-request rules)
+  uint64_t http_requests = 0;
+  std::array<uint64_t, 6> http_status{};  // 1xx..5xx answered to clients; [0] other
+  uint64_t timeouts = 0;
+  http1::RejectCounters rejects;  // live, fed by this thread's parsers
+  // In a snapshot: the sums of `rejects`, by RejectReason.
+  std::array<uint64_t, http1::kRejectReasonCount> rejected{};
+
+  void add(const Counters& o);
+};
+
+struct ServerSnapshot {
+  std::string name;
+  Counters counters;
+};
+struct ProxySnapshot {
+  std::string name;
+  Counters frontend;  // meaningful when the proxy is a frontend
+  Counters backend;   // meaningful when the proxy is a backend
+  std::vector<ServerSnapshot> servers;
+};
+struct Snapshot {
+  std::vector<ProxySnapshot> proxies;  // in config order
+  const ProxySnapshot* find(std::string_view name) const;
+};
+
+struct RuntimeOptions {
+  ConditionHook condition;    // unset: rules with a condition are not taken (warned once)
+  RequestLogHook on_request;  // unset: nothing
+  uint32_t threads = 0;       // 0: global nbthread, or the number of CPUs
+  // How long a graceful stop waits for sessions; unset: hard-stop-after, else 30 s.
+  std::optional<core::Duration> grace;
+};
+
+// A listening port of a frontend, as bound (port 0 in the config gives a random port).
+struct BoundListener {
+  std::string frontend;
+  size_t bind_index = 0;
+  std::string address;  // "127.0.0.1" / "::"
+  uint16_t port = 0;
+};
+
+class Runtime {
+ public:
+  // Resolves server addresses and binds every listener on every thread (SO_REUSEPORT), so
+  // that configuration and port problems show before anything runs.
+  static core::Result<std::unique_ptr<Runtime>> create(const Config& config,
+                                                       RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts the worker threads; accepting begins.
+  void start();
+  std::vector<BoundListener> listeners() const;
+  uint16_t port_of(std::string_view frontend, size_t bind_index = 0) const;
+
+  // Stops accepting, closes idle keep-alive connections, lets the others finish within the
+  // grace period, then closes what is left; `done` runs (on a worker thread) when all ended.
+  void stop_gracefully(std::function<void()> done = {});
+  // Closes everything now.
+  void stop_now();
+  // Waits for the worker threads to end (after a stop).
+  void join();
+
+  // Sums every thread's counters; posts to each worker and waits (not from a worker).
+  Snapshot snapshot();
+  uint32_t thread_count() const;
+
+  struct Impl;
+
+ private:
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// haproxy's answer for `status` (400, 403, 408, 500, 502, 503, 504; others get a generic
+// body): HTTP/1.1, Content-Length, Connection: close, as /etc/haproxy/errors/*.http.
+std::string_view error_response(int status);
+
+}  // namespace tandem::lb::proxy

@@ -1,0 +1,835 @@
+// Client sessions: a TCP session is a server connection and two pumps; an HTTP session parses
+// requests one at a time, forwards each to a server and streams the response back.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "lb/proxy/internal.h"
+
+namespace tandem::lb::proxy::detail {
+namespace {
+
+using core::Duration;
+using core::TimePoint;
+constexpr TimePoint kNever = TimePoint::max();
+
+// A fixed buffer holding unconsumed bytes in [begin, end).
+class Buffer {
+ public:
+  explicit Buffer(size_t capacity) : data_(new char[capacity]), cap_(capacity) {}
+  std::string_view data() const { return {data_.get() + begin_, end_ - begin_}; }
+  bool empty() const { return begin_ == end_; }
+  void consume(size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  // Room to read into, after moving the unconsumed bytes to the front when needed.
+  asio::mutable_buffer space() {
+    if (end_ == cap_ && begin_ > 0) {
+      std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    return asio::buffer(data_.get() + end_, cap_ - end_);
+  }
+  void commit(size_t n) { end_ += n; }
+  void clear() { begin_ = end_ = 0; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t cap_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+std::optional<Duration> first_of(std::optional<Duration> a, std::optional<Duration> b) {
+  return a ? a : b;
+}
+
+void set_nodelay(tcp::socket& s) {
+  std::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+}
+
+size_t status_class(int status) {
+  return status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
+}
+
+}  // namespace
+
+std::string endpoint_ip(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ThreadRt& t, FrontendRt& fe, tcp::socket client)
+      : t_(t),
+        fe_(fe),
+        clock_(t.worker.clock()),
+        client_(std::move(client)),
+        server_(t.worker.io()),
+        cbuf_(t.shared.bufsize),
+        sbuf_(t.shared.bufsize),
+        join_(t.worker.io(), asio::steady_timer::time_point::max()),
+        watchdog_(clock_.make_timer()) {
+    accepted_ = clock_.now();
+    std::error_code ec;
+    auto remote = client_.remote_endpoint(ec);
+    if (!ec) {
+      client_ip_ = endpoint_ip(remote);
+      client_port_ = remote.port();
+      auto a = remote.address();
+      if (a.is_v4()) {
+        auto b = a.to_v4().to_bytes();
+        source_.assign(b.begin(), b.end());
+      } else {
+        auto b = a.to_v6().to_bytes();
+        source_.assign(b.begin(), b.end());
+      }
+    }
+    auto local = client_.local_endpoint(ec);
+    if (!ec) local_port_ = local.port();
+    t_.sessions.insert(this);
+    ++t_.live_tasks;
+    ++fe_.counters.sessions_current;
+    ++fe_.counters.sessions_total;
+  }
+
+  ~Session() {
+    release_server();
+    --fe_.counters.sessions_current;
+    t_.sessions.erase(this);
+    t_.shared.global_conns.fetch_sub(1, std::memory_order_relaxed);
+    t_.shared.frontend_conns[fe_index()].fetch_sub(1, std::memory_order_relaxed);
+    t_.session_ended();
+    t_.task_ended();
+  }
+
+  static asio::awaitable<void> run(std::shared_ptr<Session> self) {
+    if (self->fe_.spec->cfg->mode == Mode::kHttp) {
+      co_await self->run_http(self);
+    } else {
+      co_await self->run_tcp(self);
+    }
+    self->close_both();
+  }
+
+  void soft_stop() {
+    if (idle_) close_both();
+  }
+  void hard_stop() { close_both(); }
+
+ private:
+  enum class Side : uint8_t { kClient, kServer };
+  enum class Connect : uint8_t { kOk, kNoServer, kFull, kFailed, kNoBackend };
+
+  size_t fe_index() const { return static_cast<size_t>(fe_.spec - t_.shared.frontends.data()); }
+
+  // ---- inactivity deadlines: one lazy timer; arming is a store, the timer re-checks ----
+
+  void arm(Side side, std::optional<Duration> d) {
+    TimePoint& slot = side == Side::kClient ? client_deadline_ : server_deadline_;
+    slot = d ? clock_.now() + *d : kNever;
+    TimePoint next = std::min(client_deadline_, server_deadline_);
+    if (next == kNever) return;
+    if (!watchdog_->armed() || next < watchdog_->deadline()) {
+      watchdog_->arm_at(next, [this] { on_watchdog(); });
+    }
+  }
+  void disarm(Side side) { (side == Side::kClient ? client_deadline_ : server_deadline_) = kNever; }
+
+  void on_watchdog() {
+    TimePoint now = clock_.now();
+    std::error_code ignored;
+    if (client_deadline_ <= now) {
+      client_timed_out_ = true;
+      client_deadline_ = kNever;
+      client_.cancel(ignored);
+    }
+    if (server_deadline_ <= now) {
+      server_timed_out_ = true;
+      server_deadline_ = kNever;
+      server_.cancel(ignored);
+    }
+    TimePoint next = std::min(client_deadline_, server_deadline_);
+    if (next != kNever) watchdog_->arm_at(next, [this] { on_watchdog(); });
+  }
+
+  void close_both() {
+    std::error_code ignored;
+    if (client_.is_open()) client_.close(ignored);
+    if (server_.is_open()) server_.close(ignored);
+    join_.cancel();
+  }
+
+  void release_server() {
+    if (srv_ != nullptr) {
+      be_->pool->closed(server_index_);
+      --be_->servers[server_index_].counters.sessions_current;
+      --be_->counters.sessions_current;
+      srv_ = nullptr;
+    }
+    std::error_code ignored;
+    if (server_.is_open()) server_.close(ignored);
+  }
+
+  // ---- backend and server choice ----
+
+  int choose_backend(const http1::Head* head) {
+    const FrontendSpec& fs = *fe_.spec;
+    const auto& rules = fs.cfg->use_backends;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (fs.rule_backends[i] < 0) continue;
+      bool taken = true;
+      if (rules[i].condition) {
+        if (t_.shared.options.condition) {
+          RequestContext ctx{fs.cfg, head, client_ip_, client_port_, local_port_};
+          taken = t_.shared.options.condition(*rules[i].condition, ctx);
+        } else {
+          taken = false;
+          if (!t_.shared.warned_condition.exchange(true)) {
+            core::logger().warn(
+                "frontend {}: use_backend conditions are not evaluated yet (no ACL engine); "
+                "such rules are not taken",
+                fs.cfg->name);
+          }
+        }
+      }
+      if (taken) return fs.rule_backends[i];
+    }
+    return fs.default_backend;
+  }
+
+  Pool::Pick pick(const http1::Head* head, std::optional<size_t> exclude) {
+    std::string_view uri, header;
+    if (head != nullptr) {
+      uri = head->target;
+      if (be_->pool->hashes_header()) {
+        if (const http1::Header* h = http1::find_header(head->headers, be_->pool->header_name()))
+          header = h->value;
+      }
+    }
+    return be_->pool->pick(source_, uri, header, exclude, clock_.now());
+  }
+
+  // Picks and connects with retries; redispatch moves the last retry to another server.
+  asio::awaitable<Connect> connect_server(const http1::Head* head) {
+    const BackendSpec& bs = *be_->spec;
+    const uint32_t attempts = bs.cfg->retries + 1;
+    std::optional<size_t> exclude;
+    int chosen = -1;
+    TimePoint t0 = clock_.now();
+    for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
+      const bool last = attempt + 1 == attempts;
+      if (chosen < 0 || (last && attempt > 0 && bs.cfg->redispatch)) {
+        if (chosen >= 0) {
+          exclude = static_cast<size_t>(chosen);
+          ++be_->counters.redispatches;
+        }
+        Pool::Pick r = pick(head, exclude);
+        if (r.outcome == Pool::Outcome::kAllFull) {
+          // No queue yet: wait `timeout queue` once, then try again (see proxy.cc notes).
+          co_await wait_for(bs.queue.value_or(bs.connect.value_or(std::chrono::seconds(5))));
+          if (!client_.is_open()) co_return Connect::kFailed;
+          r = pick(head, exclude);
+          if (r.outcome == Pool::Outcome::kAllFull) co_return Connect::kFull;
+        }
+        if (r.outcome != Pool::Outcome::kPicked) co_return Connect::kNoServer;
+        chosen = static_cast<int>(r.index);
+      } else if (attempt > 0) {
+        // haproxy's turn-around: do not hammer a server that refused a moment ago.
+        co_await wait_for(std::min<Duration>(bs.connect.value_or(std::chrono::seconds(1)),
+                                             std::chrono::seconds(1)));
+        if (!client_.is_open()) co_return Connect::kFailed;
+      }
+      if (attempt > 0) ++be_->counters.retries;
+      const ServerSpec& ss = bs.servers[static_cast<size_t>(chosen)];
+      tcp::endpoint ep = ss.endpoint;
+      if (ep.port() == 0) ep.port(local_port_);
+      std::error_code ec;
+      server_.open(ep.protocol(), ec);
+      if (!ec) {
+        set_nodelay(server_);
+        server_timed_out_ = false;
+        arm(Side::kServer, bs.connect);
+        std::tie(ec) = co_await server_.async_connect(ep, kNothrow);
+        disarm(Side::kServer);
+        if (!ec && !server_.is_open()) ec = asio::error::operation_aborted;
+      }
+      ServerRt& srt = be_->servers[static_cast<size_t>(chosen)];
+      if (!ec) {
+        srv_ = &ss;
+        server_index_ = static_cast<size_t>(chosen);
+        be_->pool->opened(server_index_);
+        ++srt.counters.sessions_current;
+        ++srt.counters.sessions_total;
+        ++be_->counters.sessions_current;
+        ++be_->counters.sessions_total;
+        if (srt.failing) {
+          srt.failing = false;
+          core::logger().info("server {}/{} accepts connections again", bs.cfg->name, ss.cfg->name);
+        }
+        t_connect_ = clock_.now() - t0;
+        retries_done_ = attempt;
+        co_return Connect::kOk;
+      }
+      std::error_code ignored;
+      server_.close(ignored);
+      ++srt.counters.connect_errors;
+      ++be_->counters.connect_errors;
+      if (!srt.failing) {
+        srt.failing = true;
+        core::logger().warn("server {}/{}: connect failed: {}", bs.cfg->name, ss.cfg->name,
+                            server_timed_out_ ? "timeout" : ec.message());
+      }
+      if (!client_.is_open()) co_return Connect::kFailed;
+    }
+    co_return Connect::kFailed;
+  }
+
+  asio::awaitable<void> wait_for(Duration d) {
+    asio::steady_timer timer(t_.worker.io());
+    timer.expires_after(d);
+    co_await timer.async_wait(kNothrow);
+  }
+
+  // ---- TCP mode ----
+
+  asio::awaitable<void> run_tcp(std::shared_ptr<Session> self) {
+    int be = choose_backend(nullptr);
+    if (be < 0) co_return;
+    be_ = &t_.backends[static_cast<size_t>(be)];
+    Connect c = co_await connect_server(nullptr);
+    if (c != Connect::kOk) co_return;
+    const BackendSpec& bs = *be_->spec;
+    co_await tunnel(self, first_of(bs.tunnel, fe_.spec->client), first_of(bs.tunnel, bs.server));
+    log_request(0, nullptr);
+  }
+
+  // Forwards both ways until both sides ended; half-closes are passed on.
+  asio::awaitable<void> tunnel(std::shared_ptr<Session> self, std::optional<Duration> tclient,
+                               std::optional<Duration> tserver) {
+    tclient_ = tclient;
+    tserver_ = tserver;
+    pump_done_ = false;
+    asio::co_spawn(t_.worker.io(), pump(self, Side::kServer), asio::detached);
+    co_await pump(self, Side::kClient);
+    while (!pump_done_) co_await join_.async_wait(kNothrow);
+    join_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  // Copies bytes from `from` to the other side: bounded buffer, half-close on EOF.
+  static asio::awaitable<void> pump(std::shared_ptr<Session> self, Side from) {
+    Session& s = *self;
+    const bool from_client = from == Side::kClient;
+    tcp::socket& in = from_client ? s.client_ : s.server_;
+    tcp::socket& out = from_client ? s.server_ : s.client_;
+    Buffer& buf = from_client ? s.cbuf_ : s.sbuf_;
+    const Side to = from_client ? Side::kServer : Side::kClient;
+    const auto& tin = from_client ? s.tclient_ : s.tserver_;
+    const auto& tout = from_client ? s.tserver_ : s.tclient_;
+    bool failed = false;
+    for (;;) {
+      // Bytes already buffered (left after an HTTP upgrade head) go first.
+      while (!buf.empty()) {
+        s.arm(to, tout);
+        auto [ec, n] = co_await asio::async_write(out, asio::buffer(buf.data()), kNothrow);
+        if (from_client) {
+          s.count_server_write(n);
+        } else {
+          s.count_client_write(n);
+        }
+        if (ec) {
+          failed = true;
+          break;
+        }
+        buf.consume(n);
+      }
+      if (failed || !in.is_open()) break;
+      s.arm(from, tin);
+      auto [ec, n] = co_await in.async_read_some(buf.space(), kNothrow);
+      if (ec == asio::error::eof) {
+        std::error_code ignored;
+        out.shutdown(tcp::socket::shutdown_send, ignored);
+        (from_client ? s.client_eof_ : s.server_eof_) = true;
+        if (s.client_eof_ && s.server_eof_) s.close_both();
+        break;
+      }
+      if (ec) {
+        failed = true;
+        break;
+      }
+      if (from_client) s.count_client_read(n);
+      buf.commit(n);
+    }
+    if (failed) {
+      if (s.client_timed_out_) ++s.fe_.counters.timeouts;
+      if (s.server_timed_out_ && s.be_ != nullptr) ++s.be_->counters.timeouts;
+      s.close_both();
+    }
+    s.disarm(from);
+    if (from == Side::kServer) {
+      s.pump_done_ = true;
+      s.join_.cancel();
+    }
+  }
+
+  void count_client_read(size_t n) {
+    fe_.counters.bytes_in += n;
+    bytes_in_ += n;
+  }
+  void count_server_write(size_t n) {
+    if (be_ == nullptr) return;
+    be_->counters.bytes_in += n;
+    if (srv_ != nullptr) be_->servers[server_index_].counters.bytes_in += n;
+  }
+  void count_client_write(size_t n) {
+    fe_.counters.bytes_out += n;
+    bytes_out_ += n;
+    if (be_ == nullptr) return;
+    be_->counters.bytes_out += n;
+    if (srv_ != nullptr) be_->servers[server_index_].counters.bytes_out += n;
+  }
+
+  // ---- HTTP mode ----
+
+  enum class HeadWait : uint8_t { kOk, kClosed, kTimeout, kRejected, kError };
+
+  // Reads until the parser has a request head. Leftover body bytes stay in cbuf_.
+  asio::awaitable<HeadWait> read_request_head(http1::Parser& req, bool first) {
+    const FrontendSpec& fs = *fe_.spec;
+    bool any = !cbuf_.empty();
+    idle_ = !any && !first;
+    if (any) started_ = clock_.now();
+    for (;;) {
+      if (!cbuf_.empty()) {
+        if (!any) {
+          any = true;
+          idle_ = false;
+          started_ = clock_.now();
+        }
+        http1::Progress p = req.feed(cbuf_.data());
+        if (p.failed()) co_return HeadWait::kRejected;
+        if (p.head_complete) {
+          // Body bytes that came with the head: handled by the caller before consuming.
+          head_body_.clear();
+          for (std::string_view piece : p.body) head_body_.append(piece);
+          head_message_complete_ = p.message_complete;
+          cbuf_.consume(p.consumed);
+          co_return HeadWait::kOk;
+        }
+        cbuf_.consume(p.consumed);
+      }
+      if (t_.stopping && !any && !first) co_return HeadWait::kClosed;
+      // The first request and a started head wait `timeout http-request`; an idle
+      // keep-alive connection waits `timeout http-keep-alive`.
+      std::optional<Duration> d =
+          (!any && !first) ? first_of(fs.http_keep_alive, fs.http_request) : fs.http_request;
+      client_timed_out_ = false;
+      arm(Side::kClient, d);
+      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
+      disarm(Side::kClient);
+      if (ec) {
+        idle_ = false;
+        if (client_timed_out_) co_return any ? HeadWait::kTimeout : HeadWait::kClosed;
+        // A client that leaves inside a head gets no answer, as with haproxy.
+        co_return any ? HeadWait::kError : HeadWait::kClosed;
+      }
+      cbuf_.commit(n);
+      count_client_read(n);
+    }
+  }
+
+  asio::awaitable<bool> send_error(int status) {
+    std::string_view page = error_response(status);
+    ++fe_.counters.http_status[status_class(status)];
+    client_timed_out_ = false;
+    arm(Side::kClient, fe_.spec->client);
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(page), kNothrow);
+    disarm(Side::kClient);
+    bytes_out_ += n;
+    fe_.counters.bytes_out += n;
+    status_ = status;
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> write_server(std::string_view data) {
+    arm(Side::kServer, be_->spec->server);
+    auto [ec, n] = co_await asio::async_write(server_, asio::buffer(data), kNothrow);
+    disarm(Side::kServer);
+    count_server_write(n);
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> write_client(std::string_view data) {
+    arm(Side::kClient, fe_.spec->client);
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(data), kNothrow);
+    disarm(Side::kClient);
+    count_client_write(n);
+    co_return !ec;
+  }
+
+  asio::awaitable<void> run_http(std::shared_ptr<Session> self) {
+    const FrontendSpec& fs = *fe_.spec;
+    http1::Parser req(http1::Mode::kRequest, fs.limits, &fe_.counters.rejects);
+    bool first = true;
+    for (;;) {
+      HeadWait w = co_await read_request_head(req, first);
+      first = false;
+      if (w == HeadWait::kClosed || w == HeadWait::kError) co_return;
+      ++fe_.counters.http_requests;
+      if (w == HeadWait::kTimeout) {
+        ++fe_.counters.request_errors;
+        ++fe_.counters.timeouts;
+        co_await send_error(408);
+        co_return;
+      }
+      if (w == HeadWait::kRejected) {
+        ++fe_.counters.request_errors;
+        co_await send_error(http1::verdict(req.error(), http1::Mode::kRequest).status);
+        co_return;
+      }
+      head_received_ = clock_.now();
+      bool keep = co_await serve_request(self, req);
+      log_request(status_, &req.head());
+      if (!keep || t_.stopping) co_return;
+      status_ = 0;
+      bytes_in_ = bytes_out_ = 0;
+    }
+  }
+
+  // One request: backend, server, head and body out, response back. True: keep the client.
+  asio::awaitable<bool> serve_request(std::shared_ptr<Session> self, http1::Parser& req) {
+    const FrontendSpec& fs = *fe_.spec;
+    t_response_ = Duration::zero();
+    http1::Head head = req.head();
+    int bi = choose_backend(&head);
+    if (bi < 0) {
+      co_await send_error(503);
+      co_return false;
+    }
+    be_ = &t_.backends[static_cast<size_t>(bi)];
+    ++be_->counters.http_requests;
+    Connect c = co_await connect_server(&head);
+    if (c != Connect::kOk) {
+      if (client_.is_open()) co_await send_error(503);
+      co_return false;
+    }
+    const BackendSpec& bs = *be_->spec;
+    const Proxy& bcfg = *bs.cfg;
+    ++be_->servers[server_index_].counters.http_requests;
+
+    // The head to the server: hop-by-hop headers out, X-Forwarded-For in, and close: the
+    // server connection is not reused yet.
+    const bool upgrade = head.upgrade;
+    http1::remove_hop_by_hop(head.headers,
+                             {.keep_upgrade = upgrade, .keep_transfer_encoding = true});
+    if (fs.forwardfor_enabled) {
+      http1::apply_forwardfor(head.headers, fs.forwardfor, client_ip_);
+    } else if (bs.forwardfor_enabled) {
+      http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip_);
+    }
+    if (!upgrade) http1::add_header(head.headers, "Connection", "close");
+    std::string out;
+    out.reserve(512);
+    http1::serialize_request_head(head, out);
+    const bool chunked = head.chunked;
+    if (chunked) {
+      http1::append_chunk(out, head_body_);
+    } else {
+      out.append(head_body_);
+    }
+    const bool req_done_now = head_message_complete_ || head.no_body;
+    if (chunked && head_message_complete_) http1::append_last_chunk(out, req.trailers());
+    if (!co_await write_server(out)) {
+      ++be_->counters.response_errors;
+      co_await send_error(502);
+      co_return false;
+    }
+    req_body_done_ = req_done_now;
+    req_body_failed_ = false;
+    pump_done_ = true;
+    if (!req_done_now) {
+      pump_done_ = false;
+      asio::co_spawn(t_.worker.io(), request_body_pump(self, &req, chunked), asio::detached);
+    }
+
+    // The response.
+    http1::Parser resp(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
+    resp.expect_response_to(head.method);
+    bool head_sent = false;
+    bool keep = false;
+    bool resp_chunked = false;
+    bool done = false;
+    const bool client_10 = head.version == http1::Version::k10;
+    server_timed_out_ = false;
+    while (!done) {
+      if (sbuf_.empty()) {
+        arm(Side::kServer, bs.server);
+        auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
+        disarm(Side::kServer);
+        if (ec && ec != asio::error::eof) {
+          if (server_timed_out_ && !head_sent) {
+            ++be_->counters.timeouts;
+            co_await send_error(504);
+          } else if (!head_sent && client_.is_open()) {
+            ++be_->counters.response_errors;
+            co_await send_error(502);
+          }
+          keep = false;
+          break;
+        }
+        if (ec == asio::error::eof) {
+          http1::Progress p = resp.finish();
+          if (p.failed() || !p.message_complete) {
+            ++be_->counters.response_errors;
+            if (!head_sent) co_await send_error(502);
+            keep = false;
+            break;
+          }
+          done = true;
+          keep = false;
+          break;
+        }
+        sbuf_.commit(n);
+      }
+      http1::Progress p = resp.feed(sbuf_.data());
+      if (p.failed()) {
+        ++be_->counters.response_errors;
+        if (!head_sent) co_await send_error(502);
+        keep = false;
+        break;
+      }
+      std::string chunk_out;
+      if (p.head_complete) {
+        http1::Head rh = resp.head();
+        if (rh.interim()) {
+          // 100 Continue and friends go to HTTP/1.1 clients as they are.
+          sbuf_.consume(p.consumed);
+          if (!client_10) {
+            http1::serialize_response_head(rh, chunk_out);
+            if (!co_await write_client(chunk_out)) break;
+          }
+          continue;
+        }
+        if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
+        status_ = rh.status;
+        ++fe_.counters.http_status[status_class(rh.status)];
+        ++be_->counters.http_status[status_class(rh.status)];
+        if (rh.status == 101 && upgrade) {
+          http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = true});
+          http1::serialize_response_head(rh, chunk_out);
+          sbuf_.consume(p.consumed);
+          if (!co_await write_client(chunk_out)) break;
+          // Wait for a request body pump (none for an upgrade) and go raw both ways.
+          while (!pump_done_) co_await join_.async_wait(kNothrow);
+          join_.expires_at(asio::steady_timer::time_point::max());
+          co_await tunnel(self, first_of(bs.tunnel, fs.client), first_of(bs.tunnel, bs.server));
+          co_return false;
+        }
+        if (upgrade) req.upgrade_refused();
+        resp_chunked = rh.chunked;
+        keep = head.keep_alive && !rh.body_until_eof &&
+               bcfg.http_conn_mode != HttpConnMode::kClose &&
+               fs.cfg->http_conn_mode != HttpConnMode::kClose && !t_.stopping;
+        http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = true});
+        if (!keep) {
+          http1::add_header(rh.headers, "Connection", "close");
+        } else if (client_10) {
+          http1::add_header(rh.headers, "Connection", "keep-alive");
+        }
+        http1::serialize_response_head(rh, chunk_out);
+        head_sent = true;
+      }
+      if (resp_chunked) {
+        for (std::string_view piece : p.body) http1::append_chunk(chunk_out, piece);
+        if (p.message_complete) http1::append_last_chunk(chunk_out, resp.trailers());
+      }
+      if (!chunk_out.empty() || (!resp_chunked && !p.body.empty())) {
+        // Plain bodies go out as they came: a gather write, no copy.
+        std::array<asio::const_buffer, 3> bufs;
+        size_t nb = 0;
+        if (!chunk_out.empty()) bufs[nb++] = asio::buffer(chunk_out);
+        if (!resp_chunked) {
+          for (std::string_view piece : p.body) {
+            if (nb == bufs.size()) break;
+            bufs[nb++] = asio::buffer(piece);
+          }
+        }
+        arm(Side::kClient, fs.client);
+        auto [ec, n] = co_await asio::async_write(client_, std::span(bufs.data(), nb), kNothrow);
+        disarm(Side::kClient);
+        count_client_write(n);
+        if (ec) {
+          keep = false;
+          break;
+        }
+      }
+      sbuf_.consume(p.consumed);
+      if (p.message_complete) done = true;
+    }
+    t_total_ = clock_.now() - started_;
+
+    // The request body may still be flowing (the server answered early): then the client
+    // connection cannot be reused.
+    if (!pump_done_) {
+      keep = false;
+      std::error_code ignored;
+      client_.cancel(ignored);
+      while (!pump_done_) co_await join_.async_wait(kNothrow);
+    }
+    join_.expires_at(asio::steady_timer::time_point::max());
+    if (req_body_failed_) keep = false;
+    release_server();
+    sbuf_.clear();  // whatever the server sent after its response dies with the connection
+    co_return keep&& done;
+  }
+
+  // Client -> server for a request body, de-framed by the parser and re-framed the same way.
+  static asio::awaitable<void> request_body_pump(std::shared_ptr<Session> self, http1::Parser* req,
+                                                 bool chunked) {
+    Session& s = *self;
+    const FrontendSpec& fs = *s.fe_.spec;
+    std::string out;
+    for (;;) {
+      if (!s.cbuf_.empty()) {
+        http1::Progress p = req->feed(s.cbuf_.data());
+        if (p.failed()) {
+          s.req_body_failed_ = true;
+          ++s.fe_.counters.request_errors;
+          std::error_code ignored;
+          s.server_.close(ignored);  // the server must not see a half request as whole
+          break;
+        }
+        std::array<asio::const_buffer, 4> bufs;
+        size_t nb = 0;
+        out.clear();
+        if (chunked) {
+          for (std::string_view piece : p.body) http1::append_chunk(out, piece);
+          if (p.message_complete) http1::append_last_chunk(out, req->trailers());
+          if (!out.empty()) bufs[nb++] = asio::buffer(out);
+        } else {
+          for (std::string_view piece : p.body) {
+            if (nb < bufs.size()) bufs[nb++] = asio::buffer(piece);
+          }
+        }
+        if (nb > 0) {
+          s.arm(Side::kServer, s.be_->spec->server);
+          auto [ec, n] =
+              co_await asio::async_write(s.server_, std::span(bufs.data(), nb), kNothrow);
+          s.disarm(Side::kServer);
+          s.count_server_write(n);
+          if (ec) {
+            s.req_body_failed_ = true;
+            break;
+          }
+        }
+        s.cbuf_.consume(p.consumed);
+        if (p.message_complete) {
+          s.req_body_done_ = true;
+          break;
+        }
+        if (p.consumed == 0 && !p.body.empty()) continue;
+      }
+      s.arm(Side::kClient, fs.client);
+      auto [ec, n] = co_await s.client_.async_read_some(s.cbuf_.space(), kNothrow);
+      s.disarm(Side::kClient);
+      if (ec) {
+        s.req_body_failed_ = true;
+        if (ec == asio::error::eof) {
+          (void)req->finish();
+          std::error_code ignored;
+          s.server_.close(ignored);
+        }
+        break;
+      }
+      s.cbuf_.commit(n);
+      s.count_client_read(n);
+    }
+    s.pump_done_ = true;
+    s.join_.cancel();
+  }
+
+  void log_request(int status, const http1::Head* head) {
+    if (!t_.shared.options.on_request) return;
+    RequestLog l;
+    l.frontend = fe_.spec->cfg->name;
+    if (be_ != nullptr) l.backend = be_->spec->cfg->name;
+    l.client_ip = client_ip_;
+    l.client_port = client_port_;
+    l.accepted = accepted_;
+    l.started = started_;
+    l.t_request = head_received_ - started_;
+    l.t_connect = t_connect_;
+    l.t_response = t_response_;
+    l.t_total = clock_.now() - started_;
+    l.status = status;
+    l.bytes_in = bytes_in_;
+    l.bytes_out = bytes_out_;
+    if (head != nullptr) {
+      l.method = head->method;
+      l.target = head->target;
+    }
+    l.retries = retries_done_;
+    l.termination = "--";
+    t_.shared.options.on_request(l);
+  }
+
+  ThreadRt& t_;
+  FrontendRt& fe_;
+  core::Clock& clock_;
+  tcp::socket client_;
+  tcp::socket server_;
+  Buffer cbuf_;
+  Buffer sbuf_;
+  asio::steady_timer join_;  // the main coroutine waits here for a pump
+  core::TimerPtr watchdog_;
+  TimePoint client_deadline_ = kNever;
+  TimePoint server_deadline_ = kNever;
+  bool client_timed_out_ = false;
+  bool server_timed_out_ = false;
+  std::optional<Duration> tclient_, tserver_;
+  bool pump_done_ = true;
+  bool client_eof_ = false;
+  bool server_eof_ = false;
+  bool idle_ = false;
+  bool req_body_done_ = false;
+  bool req_body_failed_ = false;
+  bool head_message_complete_ = false;
+  std::string head_body_;
+
+  BackendRt* be_ = nullptr;
+  const ServerSpec* srv_ = nullptr;
+  size_t server_index_ = 0;
+  std::string client_ip_;
+  uint16_t client_port_ = 0;
+  uint16_t local_port_ = 0;
+  std::vector<uint8_t> source_;
+  TimePoint accepted_{}, started_{}, head_received_{};
+  Duration t_connect_{}, t_response_{}, t_total_{};
+  int status_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  uint32_t retries_done_ = 0;
+};
+
+void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client) {
+  set_nodelay(client);
+  auto s = std::make_shared<Session>(t, fe, std::move(client));
+  asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
+}
+
+void soft_stop_session(Session* s) {
+  s->soft_stop();
+}
+void hard_stop_session(Session* s) {
+  s->hard_stop();
+}
+
+}  // namespace tandem::lb::proxy::detail
