@@ -824,14 +824,17 @@ std::optional<Expr> parse_expr(std::span<const Word> words, Diagnostics& d, bool
   } else if (find_fetch(base) != nullptr) {
     fetch = SampleFetch::parse(text, error);
   } else {
+    // A close name is most likely a typo; anything else is one of haproxy's many other
+    // fetches (cook, url_param, ssl_*, sc_*, req.body, ...), which tandem-lb lacks.
     std::string hint;
-    if (auto s = closest(base, acl_criteria())) hint = fmt::format("did you mean '{}'?", *s);
-    if (base == "cook" || base.starts_with("cook_") || base.starts_with("req.cook") ||
-        base == "url_param" || base == "urlp" || base.starts_with("ssl_") || base == "base" ||
-        base.starts_with("base_") || base == "hdr_ip" || base.starts_with("sc_") ||
-        base.starts_with("http_auth") || base == "var" || base.starts_with("req.body") ||
-        base.starts_with("req.") || base.starts_with("res."))
-      hint = "this criterion is not supported by tandem-lb";
+    if (auto s = closest(base, acl_criteria())) {
+      hint = fmt::format("did you mean '{}'?", *s);
+    } else {
+      hint =
+          "not supported by tandem-lb; criteria: path, url, query, method, hdr(NAME) and "
+          "req./res. forms, src, dst, src_port, dst_port, status, ssl_fc, with _beg, _end, "
+          "_sub, _reg, _dir, _dom, _len, _cnt, _val suffixes";
+    }
     d.error(crit.where, fmt::format("unknown ACL criterion '{}'", base), std::move(hint));
     return std::nullopt;
   }

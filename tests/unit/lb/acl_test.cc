@@ -391,7 +391,7 @@ TEST(LbAcl, UnknownCriterionSuggests) {
   ASSERT_THAT(brief(c->diags), ElementsAre("8:9: error: unknown ACL criterion 'path_bge'"));
   EXPECT_EQ(c->diags.all()[0].hint, "did you mean 'path_beg'?");
   auto cook = compile(" acl a1 req.cook(x) y");
-  EXPECT_EQ(cook->diags.all().at(0).hint, "this criterion is not supported by tandem-lb");
+  EXPECT_THAT(cook->diags.all().at(0).hint, ::testing::StartsWith("not supported by tandem-lb"));
 }
 
 TEST(LbAcl, BadValuesAreErrorsAtTheirWord) {
