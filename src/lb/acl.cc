@@ -958,12 +958,12 @@ std::optional<Expr> parse_expr(std::span<const Word> words, Diagnostics& d, bool
               r = {*n, *n};
             else if (op == "ge")
               r = {*n, INT64_MAX};
-            else if (op == "gt")
-              r = {*n + 1, INT64_MAX};
+            else if (op == "gt")  // an empty range past the largest value: never matches
+              r = *n == INT64_MAX ? IntRange{1, 0} : IntRange{*n + 1, INT64_MAX};
             else if (op == "le")
               r = {INT64_MIN, *n};
             else
-              r = {INT64_MIN, *n - 1};
+              r = *n == INT64_MIN ? IntRange{1, 0} : IntRange{INT64_MIN, *n - 1};
           }
         } else {
           auto lo = t.substr(0, colon), hi = t.substr(colon + 1);

@@ -283,6 +283,8 @@ TEST(LbAcl, PortRangesAndOperators) {
   // An operator applies to the values after it.
   EXPECT_TRUE(anon("dst_port lt 10 gt 1000")(r, endpoints("10.0.0.1", 2000)));
   EXPECT_TRUE(anon("src_port 40000")(r));
+  EXPECT_FALSE(anon("dst_port gt 9223372036854775807")(r));
+  EXPECT_FALSE(anon("dst_port lt -9223372036854775808")(r));
 }
 
 // ---------------------------------------------------------------------------------------------
