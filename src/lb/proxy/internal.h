@@ -64,9 +64,18 @@ struct Shared {
   std::atomic<bool> warned_condition{false};
 };
 
+// An idle server connection kept for reuse (http-reuse safe/aggressive/always).
+struct IdleConn {
+  tcp::socket socket;
+  core::TimePoint since;
+};
+inline constexpr size_t kMaxIdlePerServer = 256;  // per thread
+
 struct ServerRt {
   Counters counters;
-  bool failing = false;  // last connect failed: logged once per change
+  bool failing = false;        // last connect failed: logged once per change
+  std::vector<IdleConn> idle;  // newest last
+  uint64_t reused = 0;
 };
 struct BackendRt {
   const BackendSpec* spec = nullptr;

@@ -169,8 +169,15 @@ class Session : public std::enable_shared_from_this<Session> {
     join_.cancel();
   }
 
-  void release_server() {
+  // keep_idle: the connection is clean (whole response read, keep-alive) and goes to the
+  // thread's idle list of its server for a later request.
+  void release_server(bool keep_idle = false) {
     if (srv_ != nullptr) {
+      auto& idle = be_->servers[server_index_].idle;
+      if (keep_idle && server_.is_open() && idle.size() < kMaxIdlePerServer) {
+        idle.push_back({std::move(server_), clock_.now()});
+        server_ = tcp::socket(t_.worker.io());
+      }
       be_->pool->closed(server_index_);
       --be_->servers[server_index_].counters.sessions_current;
       --be_->counters.sessions_current;
@@ -220,7 +227,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Picks and connects with retries; redispatch moves the last retry to another server.
-  asio::awaitable<Connect> connect_server(const http1::Head* head) {
+  // A parked connection to server `i` the server has not closed meanwhile, if any.
+  bool take_idle(size_t i) {
+    auto& idle = be_->servers[i].idle;
+    while (!idle.empty()) {
+      tcp::socket sock = std::move(idle.back().socket);
+      idle.pop_back();
+      char byte;
+      // Readable while idle means EOF or junk: either way not reusable.
+      ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        server_ = std::move(sock);
+        return true;
+      }
+      std::error_code ignored;
+      sock.close(ignored);
+    }
+    return false;
+  }
+
+  asio::awaitable<Connect> connect_server(const http1::Head* head, bool allow_reuse = false) {
     const BackendSpec& bs = *be_->spec;
     const uint32_t attempts = bs.cfg->retries + 1;
     std::optional<size_t> exclude;
@@ -254,8 +280,13 @@ class Session : public std::enable_shared_from_this<Session> {
       tcp::endpoint ep = ss.endpoint;
       if (ep.port() == 0) ep.port(local_port_);
       std::error_code ec;
-      server_.open(ep.protocol(), ec);
-      if (!ec) {
+      reused_ = attempt == 0 && allow_reuse && take_idle(static_cast<size_t>(chosen));
+      if (reused_) {
+        ++be_->servers[static_cast<size_t>(chosen)].reused;
+      } else {
+        server_.open(ep.protocol(), ec);
+      }
+      if (!ec && !reused_) {
         set_nodelay(server_);
         server_timed_out_ = false;
         arm(Side::kServer, bs.connect);
@@ -517,7 +548,17 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     be_ = &t_.backends[static_cast<size_t>(bi)];
     ++be_->counters.http_requests;
-    Connect c = co_await connect_server(&head);
+    const bool upgrade = head.upgrade;
+    // Server connections are kept for HTTP/1.1 requests unless a close mode says otherwise;
+    // `http-reuse safe` gives a client's first request a connection of its own.
+    const HttpReuse reuse_mode = be_->spec->cfg->http_reuse;
+    const bool reuse_ok = reuse_mode != HttpReuse::kNever && !upgrade &&
+                          head.version == http1::Version::k11 &&
+                          be_->spec->cfg->http_conn_mode == HttpConnMode::kKeepAlive &&
+                          fs.cfg->http_conn_mode == HttpConnMode::kKeepAlive;
+    const bool may_take_idle = reuse_ok && (reuse_mode != HttpReuse::kSafe || requests_ > 0);
+    ++requests_;
+    Connect c = co_await connect_server(&head, may_take_idle);
     if (c != Connect::kOk) {
       if (client_.is_open()) co_await send_error(503);
       co_return false;
@@ -526,9 +567,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const Proxy& bcfg = *bs.cfg;
     ++be_->servers[server_index_].counters.http_requests;
 
-    // The head to the server: hop-by-hop headers out, X-Forwarded-For in, and close: the
-    // server connection is not reused yet.
-    const bool upgrade = head.upgrade;
+    // The head to the server: hop-by-hop headers out, X-Forwarded-For in, and close unless
+    // the connection may be kept.
     http1::remove_hop_by_hop(head.headers,
                              {.keep_upgrade = upgrade, .keep_transfer_encoding = true});
     if (fs.forwardfor_enabled) {
@@ -536,7 +576,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (bs.forwardfor_enabled) {
       http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip_);
     }
-    if (!upgrade) http1::add_header(head.headers, "Connection", "close");
+    if (!upgrade && !reuse_ok) http1::add_header(head.headers, "Connection", "close");
     std::string out;
     out.reserve(512);
     http1::serialize_request_head(head, out);
@@ -548,132 +588,156 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool req_done_now = head_message_complete_ || head.no_body;
     if (chunked && head_message_complete_) http1::append_last_chunk(out, req.trailers());
-    if (!co_await write_server(out)) {
-      ++be_->counters.response_errors;
-      co_await send_error(502);
-      co_return false;
-    }
-    req_body_done_ = req_done_now;
-    req_body_failed_ = false;
-    pump_done_ = true;
-    if (!req_done_now) {
-      pump_done_ = false;
-      asio::co_spawn(t_.worker.io(), request_body_pump(self, &req, chunked), asio::detached);
-    }
-
-    // The response.
-    http1::Parser resp(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
-    resp.expect_response_to(head.method);
-    bool head_sent = false;
     bool keep = false;
-    bool resp_chunked = false;
     bool done = false;
-    const bool client_10 = head.version == http1::Version::k10;
-    server_timed_out_ = false;
-    while (!done) {
-      if (sbuf_.empty()) {
-        arm(Side::kServer, bs.server);
-        auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
-        disarm(Side::kServer);
-        if (ec && ec != asio::error::eof) {
-          if (server_timed_out_ && !head_sent) {
-            ++be_->counters.timeouts;
-            co_await send_error(504);
-          } else if (!head_sent && client_.is_open()) {
-            ++be_->counters.response_errors;
-            co_await send_error(502);
-          }
-          keep = false;
-          break;
+    bool server_keep = false;
+    // A reused connection the server closed meanwhile gets one more try on a new one, when
+    // the whole request is still in `out`.
+    for (int round = 0;; ++round) {
+      bool stale = false;
+      if (!co_await write_server(out)) {
+        if (reused_ && req_done_now && round == 0) {
+          stale = true;
+        } else {
+          ++be_->counters.response_errors;
+          co_await send_error(502);
+          co_return false;
         }
-        if (ec == asio::error::eof) {
-          http1::Progress p = resp.finish();
-          if (p.failed() || !p.message_complete) {
-            ++be_->counters.response_errors;
-            if (!head_sent) co_await send_error(502);
+      }
+      req_body_done_ = req_done_now;
+      req_body_failed_ = false;
+      pump_done_ = true;
+      if (!req_done_now && !stale) {
+        pump_done_ = false;
+        asio::co_spawn(t_.worker.io(), request_body_pump(self, &req, chunked), asio::detached);
+      }
+
+      // The response.
+      http1::Parser resp(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
+      resp.expect_response_to(head.method);
+      bool head_sent = false;
+      bool resp_chunked = false;
+      bool any_response = false;
+      const bool client_10 = head.version == http1::Version::k10;
+      server_timed_out_ = false;
+      while (!done && !stale) {
+        if (sbuf_.empty()) {
+          arm(Side::kServer, bs.server);
+          auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
+          disarm(Side::kServer);
+          if (ec && !any_response && reused_ && req_done_now && round == 0 && !server_timed_out_) {
+            stale = true;
+            break;
+          }
+          any_response = true;
+          if (ec && ec != asio::error::eof) {
+            if (server_timed_out_ && !head_sent) {
+              ++be_->counters.timeouts;
+              co_await send_error(504);
+            } else if (!head_sent && client_.is_open()) {
+              ++be_->counters.response_errors;
+              co_await send_error(502);
+            }
             keep = false;
             break;
           }
-          done = true;
+          if (ec == asio::error::eof) {
+            http1::Progress p = resp.finish();
+            if (p.failed() || !p.message_complete) {
+              ++be_->counters.response_errors;
+              if (!head_sent) co_await send_error(502);
+              keep = false;
+              break;
+            }
+            done = true;
+            keep = false;
+            break;
+          }
+          sbuf_.commit(n);
+        }
+        http1::Progress p = resp.feed(sbuf_.data());
+        if (p.failed()) {
+          ++be_->counters.response_errors;
+          if (!head_sent) co_await send_error(502);
           keep = false;
           break;
         }
-        sbuf_.commit(n);
-      }
-      http1::Progress p = resp.feed(sbuf_.data());
-      if (p.failed()) {
-        ++be_->counters.response_errors;
-        if (!head_sent) co_await send_error(502);
-        keep = false;
-        break;
-      }
-      std::string chunk_out;
-      if (p.head_complete) {
-        http1::Head rh = resp.head();
-        if (rh.interim()) {
-          // 100 Continue and friends go to HTTP/1.1 clients as they are.
-          sbuf_.consume(p.consumed);
-          if (!client_10) {
+        std::string chunk_out;
+        if (p.head_complete) {
+          http1::Head rh = resp.head();
+          if (rh.interim()) {
+            // 100 Continue and friends go to HTTP/1.1 clients as they are.
+            sbuf_.consume(p.consumed);
+            if (!client_10) {
+              http1::serialize_response_head(rh, chunk_out);
+              if (!co_await write_client(chunk_out)) break;
+            }
+            continue;
+          }
+          if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
+          status_ = rh.status;
+          ++fe_.counters.http_status[status_class(rh.status)];
+          ++be_->counters.http_status[status_class(rh.status)];
+          if (rh.status == 101 && upgrade) {
+            http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = true});
             http1::serialize_response_head(rh, chunk_out);
+            sbuf_.consume(p.consumed);
             if (!co_await write_client(chunk_out)) break;
+            // Wait for a request body pump (none for an upgrade) and go raw both ways.
+            while (!pump_done_) co_await join_.async_wait(kNothrow);
+            join_.expires_at(asio::steady_timer::time_point::max());
+            co_await tunnel(self, first_of(bs.tunnel, fs.client), first_of(bs.tunnel, bs.server));
+            co_return false;
           }
-          continue;
-        }
-        if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
-        status_ = rh.status;
-        ++fe_.counters.http_status[status_class(rh.status)];
-        ++be_->counters.http_status[status_class(rh.status)];
-        if (rh.status == 101 && upgrade) {
-          http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = true});
+          if (upgrade) req.upgrade_refused();
+          resp_chunked = rh.chunked;
+          server_keep = reuse_ok && rh.keep_alive && !rh.upgrade;
+          keep = head.keep_alive && !rh.body_until_eof &&
+                 bcfg.http_conn_mode != HttpConnMode::kClose &&
+                 fs.cfg->http_conn_mode != HttpConnMode::kClose && !t_.stopping;
+          http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = true});
+          if (!keep) {
+            http1::add_header(rh.headers, "Connection", "close");
+          } else if (client_10) {
+            http1::add_header(rh.headers, "Connection", "keep-alive");
+          }
           http1::serialize_response_head(rh, chunk_out);
-          sbuf_.consume(p.consumed);
-          if (!co_await write_client(chunk_out)) break;
-          // Wait for a request body pump (none for an upgrade) and go raw both ways.
-          while (!pump_done_) co_await join_.async_wait(kNothrow);
-          join_.expires_at(asio::steady_timer::time_point::max());
-          co_await tunnel(self, first_of(bs.tunnel, fs.client), first_of(bs.tunnel, bs.server));
-          co_return false;
+          head_sent = true;
         }
-        if (upgrade) req.upgrade_refused();
-        resp_chunked = rh.chunked;
-        keep = head.keep_alive && !rh.body_until_eof &&
-               bcfg.http_conn_mode != HttpConnMode::kClose &&
-               fs.cfg->http_conn_mode != HttpConnMode::kClose && !t_.stopping;
-        http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = true});
-        if (!keep) {
-          http1::add_header(rh.headers, "Connection", "close");
-        } else if (client_10) {
-          http1::add_header(rh.headers, "Connection", "keep-alive");
+        if (resp_chunked) {
+          for (std::string_view piece : p.body) http1::append_chunk(chunk_out, piece);
+          if (p.message_complete) http1::append_last_chunk(chunk_out, resp.trailers());
         }
-        http1::serialize_response_head(rh, chunk_out);
-        head_sent = true;
-      }
-      if (resp_chunked) {
-        for (std::string_view piece : p.body) http1::append_chunk(chunk_out, piece);
-        if (p.message_complete) http1::append_last_chunk(chunk_out, resp.trailers());
-      }
-      if (!chunk_out.empty() || (!resp_chunked && !p.body.empty())) {
-        // Plain bodies go out as they came: a gather write, no copy.
-        std::array<asio::const_buffer, 3> bufs;
-        size_t nb = 0;
-        if (!chunk_out.empty()) bufs[nb++] = asio::buffer(chunk_out);
-        if (!resp_chunked) {
-          for (std::string_view piece : p.body) {
-            if (nb == bufs.size()) break;
-            bufs[nb++] = asio::buffer(piece);
+        if (!chunk_out.empty() || (!resp_chunked && !p.body.empty())) {
+          // Plain bodies go out as they came: a gather write, no copy.
+          std::array<asio::const_buffer, 3> bufs;
+          size_t nb = 0;
+          if (!chunk_out.empty()) bufs[nb++] = asio::buffer(chunk_out);
+          if (!resp_chunked) {
+            for (std::string_view piece : p.body) {
+              if (nb == bufs.size()) break;
+              bufs[nb++] = asio::buffer(piece);
+            }
+          }
+          arm(Side::kClient, fs.client);
+          auto [ec, n] = co_await asio::async_write(client_, std::span(bufs.data(), nb), kNothrow);
+          disarm(Side::kClient);
+          count_client_write(n);
+          if (ec) {
+            keep = false;
+            break;
           }
         }
-        arm(Side::kClient, fs.client);
-        auto [ec, n] = co_await asio::async_write(client_, std::span(bufs.data(), nb), kNothrow);
-        disarm(Side::kClient);
-        count_client_write(n);
-        if (ec) {
-          keep = false;
-          break;
-        }
+        sbuf_.consume(p.consumed);
+        if (p.message_complete) done = true;
       }
-      sbuf_.consume(p.consumed);
-      if (p.message_complete) done = true;
+      if (!stale) break;
+      release_server();
+      sbuf_.clear();
+      if (co_await connect_server(&head, false) != Connect::kOk) {
+        if (client_.is_open()) co_await send_error(503);
+        co_return false;
+      }
     }
     t_total_ = clock_.now() - started_;
 
@@ -687,7 +751,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     join_.expires_at(asio::steady_timer::time_point::max());
     if (req_body_failed_) keep = false;
-    release_server();
+    const bool clean = done && server_keep && pump_done_ && req_body_done_ && !req_body_failed_ &&
+                       sbuf_.empty() && !server_timed_out_;
+    release_server(clean);
     sbuf_.clear();  // whatever the server sent after its response dies with the connection
     co_return keep&& done;
   }
@@ -817,6 +883,8 @@ class Session : public std::enable_shared_from_this<Session> {
   int status_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   uint32_t retries_done_ = 0;
+  uint64_t requests_ = 0;  // requests of this client connection so far
+  bool reused_ = false;    // the server connection came from the idle list
 };
 
 void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client) {

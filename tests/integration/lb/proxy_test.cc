@@ -137,10 +137,13 @@ class Upstream {
     ::close(fd_);
     std::vector<std::thread> conns;
     {
+      // The proxy may keep idle connections to us: end them rather than wait for time-outs.
       std::lock_guard lock(mu_);
+      for (int c : fds_) ::shutdown(c, SHUT_RDWR);
       conns.swap(conns_);
     }
     for (auto& t : conns) t.join();
+    for (int c : fds_) ::close(c);
   }
   uint16_t port() const { return port_; }
   int accepted() const { return accepted_.load(); }
@@ -155,9 +158,10 @@ class Upstream {
       ++accepted_;
       set_timeouts(c);
       std::lock_guard lock(mu_);
+      fds_.push_back(c);
       conns_.emplace_back([this, c] {
         handler_(c);
-        ::close(c);
+        ::shutdown(c, SHUT_RDWR);  // closed by the destructor: the number stays ours till then
       });
     }
   }
@@ -169,6 +173,7 @@ class Upstream {
   std::thread thread_;
   std::mutex mu_;
   std::vector<std::thread> conns_;
+  std::vector<int> fds_;
 };
 
 // An HTTP upstream: answers each request with `respond(request)`; records what it received.
@@ -536,6 +541,43 @@ TEST_F(ProxyTest, MaxconnPausesAccepting) {
   EXPECT_EQ(hold.accepted(), 3);
   ::close(b);
   ::close(c);
+}
+
+TEST_F(ProxyTest, ServerConnectionsAreReusedAfterTheFirstRequest) {
+  HttpUpstream up([](const Message& m) { return ok_response(m.head.target); });
+  start(http_config({up.server.port()}));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  for (std::string path : {"/1", "/2", "/3"}) {
+    ASSERT_TRUE(send_all(fd, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, path);
+  }
+  ::close(fd);
+  EXPECT_EQ(up.server.accepted(), 1);
+  // What the server saw carried no "Connection: close".
+  for (const Message& m : up.seen()) EXPECT_TRUE(m.head.keep_alive);
+}
+
+TEST_F(ProxyTest, IdleConnectionClosedByTheServerIsReplaced) {
+  // Answers one request per connection and leaves without saying so.
+  Upstream once([](int fd) {
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    if (m.complete) send_all(fd, ok_response("once"));
+  });
+  start(http_config({once.port()}));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    Message m = read_message(fd, http1::Mode::kResponse, carry);
+    EXPECT_EQ(m.head.status, 200);
+    EXPECT_EQ(m.body, "once");
+  }
+  ::close(fd);
+  EXPECT_EQ(once.accepted(), 3);
 }
 
 TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
