@@ -544,14 +544,16 @@ ProxyRules ProxyRules::compile(const Proxy& proxy, Diagnostics& d) {
   out.http_request = HttpRules::compile(proxy.http_request, Stage::kRequest, out.acls, d);
   out.http_response = HttpRules::compile(proxy.http_response, Stage::kResponse, out.acls, d);
   for (const auto& b : proxy.use_backends) {
-    CompiledBackendRule c{b.backend, std::nullopt, b.where};
+    CompiledBackendRule c{b.backend, std::nullopt, b.where, {}};
     if (b.condition) {
+      c.condition_where = b.condition->where;
       c.condition = out.acls.compile_condition(*b.condition, Stage::kRequest, "use_backend", d);
       if (!c.condition) continue;
     }
     out.use_backends.push_back(std::move(c));
   }
   if (proxy.stats.admin) {
+    out.stats_admin_where = proxy.stats.admin->where;
     out.stats_admin =
         out.acls.compile_condition(*proxy.stats.admin, Stage::kRequest, "stats admin", d);
   }
@@ -561,6 +563,19 @@ ProxyRules ProxyRules::compile(const Proxy& proxy, Diagnostics& d) {
 const std::string* ProxyRules::select_backend(const RequestContext& ctx) const {
   for (const auto& b : use_backends)
     if (!b.condition || b.condition->eval(ctx)) return &b.backend;
+  return nullptr;
+}
+
+namespace {
+bool same_place(const core::SourceLocation& a, const core::SourceLocation& b) {
+  return a.line == b.line && a.column == b.column && a.file_name() == b.file_name();
+}
+}  // namespace
+
+const CompiledCondition* ProxyRules::find_condition(const Condition& cond) const {
+  for (const auto& b : use_backends)
+    if (b.condition && same_place(b.condition_where, cond.where)) return &*b.condition;
+  if (stats_admin && same_place(stats_admin_where, cond.where)) return &*stats_admin;
   return nullptr;
 }
 

@@ -94,7 +94,8 @@ class HttpRules {
 struct CompiledBackendRule {
   std::string backend;
   std::optional<CompiledCondition> condition;  // none: always
-  core::SourceLocation where;
+  core::SourceLocation where;                  // the rule
+  core::SourceLocation condition_where;        // its if/unless word
 };
 
 // Everything of a proxy section that is evaluated per request, compiled and checked at once.
@@ -103,10 +104,15 @@ struct ProxyRules {
   HttpRules http_request, http_response;
   std::vector<CompiledBackendRule> use_backends;
   std::optional<CompiledCondition> stats_admin;
+  core::SourceLocation stats_admin_where;
 
   static ProxyRules compile(const Proxy& proxy, core::Diagnostics& diags);
   // The backend of the first use_backend rule whose condition holds; nullptr: the default.
   const std::string* select_backend(const RequestContext& ctx) const;
+  // The compiled form of one of this proxy's use_backend or stats admin conditions, found by
+  // where its if/unless was written (so a copied Config still finds it); for adapters such as
+  // proxy::ConditionHook. nullptr when unknown.
+  const CompiledCondition* find_condition(const Condition& cond) const;
 };
 
 // haproxy 2.6's built-in error responses (status line, headers, HTML body), byte for byte

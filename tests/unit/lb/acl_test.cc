@@ -375,6 +375,13 @@ TEST(LbAcl, UseBackendSelection) {
   EXPECT_EQ(*c->rules.select_backend(ctx), "b_img");
   r.target = "/x";
   EXPECT_EQ(c->rules.select_backend(ctx), nullptr);
+  // An adapter finds each compiled condition from the config's own Condition, also in a copy.
+  Proxy copy = c->cfg.proxies.at(0);
+  const CompiledCondition* second = c->rules.find_condition(*copy.use_backends.at(1).condition);
+  ASSERT_NE(second, nullptr);
+  r.target = "/y.png";
+  EXPECT_TRUE(second->eval(ctx));
+  EXPECT_EQ(c->rules.find_condition(Condition{}), nullptr);
 }
 
 TEST(LbAcl, IpAddrParsing) {
