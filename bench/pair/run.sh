@@ -37,6 +37,10 @@
 #   failed  the number of failed requests.
 #
 # Usage: bench/pair/run.sh BUILD_DIR [-m]      (root; traffic stays inside the lab)
+# Variants (not in the default list): tandemw (track_proxy with weight -20: the master lowers
+# its priority instead of leaving, and tandem-vrrp's backup preempts at once), tandemb (also
+# HAProxy's backend "be" through its stats socket: a node takes the address only when its
+# HAProxy has a server UP).
 # Environment: ROUNDS=N (default 3); QUICK=1 (one round, 0.1 s and 0.02 s only, about 1 min);
 # SETUPS="classic:2:1 classic:3:0.1 tandem:2:1 tandem:3:0.1 tandem:3:0.02" (set-up:version:
 # interval); FAULTS="proxy node stop"; FAILBACK=1; REQ_INTERVAL=0.005; REQ_TIMEOUT=0.5.
@@ -114,6 +118,7 @@ for n in 1 2; do
   cat >"$LAB_DIR/hap${NAME[$n]}.cfg" <<CFG
 global
     maxconn 4000
+    stats socket $LAB_DIR/hap${NAME[$n]}.sock mode 600 level admin
 defaults
     mode http
     option http-server-close
@@ -163,14 +168,17 @@ write_conf() {
         chk_haproxy
     }"
   else
+    # tandemb: also HAProxy's backend through its stats socket; tandemw: weight -20, so a
+    # master whose proxy fails lowers its priority instead of leaving (FAULT).
     before="track_proxy lb {
     pidfile $LAB_DIR/$name.pid
     listen 127.0.0.1:80
+$(if [[ $SETUP == tandemb ]]; then printf '    stats_socket %s\n    backend be' "$LAB_DIR/$name.sock"; fi)
     interval 0.1
     timeout 0.1
 }"
     track="    track_proxy {
-        lb
+        lb$(if [[ $SETUP == tandemw ]]; then echo " weight -20"; fi)
     }"
   fi
   cat >"$LAB_DIR/$SETUP-node$n.conf" <<CONF
@@ -335,7 +343,12 @@ for key in "${ORDER[@]}"; do
   mx=$(printf '%s\n' ${OUT[$key]} | max)
   fl=$(echo "${FAIL[$key]}" | xargs | sed 's/ /, /g')
   echo "$setup v$version ${interval}s $fault: outage median ${med} ms, max ${mx} ms; failed requests per round: $fl${NOTE[$key]:+ (NOTE:${NOTE[$key]})}"
-  case $setup in classic) who="keepalived + \`killall -0\` script" ;; *) who="tandem-vrrp + track_proxy" ;; esac
+  case $setup in
+    classic) who="keepalived + \`killall -0\` script" ;;
+    tandemw) who="tandem-vrrp + track_proxy weight -20" ;;
+    tandemb) who="tandem-vrrp + track_proxy with backend check" ;;
+    *) who="tandem-vrrp + track_proxy" ;;
+  esac
   rows+=("| $who | v$version, $interval s | $(fault_name "$fault") | $med | $mx | $fl | ${NOTE[$key]:-} |")
 done
 if [[ $markdown == -m ]]; then
