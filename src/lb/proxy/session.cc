@@ -53,6 +53,22 @@ void set_nodelay(tcp::socket& s) {
   s.set_option(tcp::no_delay(true), ignored);
 }
 
+// Waits for readability, then reads without blocking. Where the peer has surely not
+// answered yet (a keep-alive client, a server just given a request) this saves the failed
+// speculative recv() that async_read_some would make first.
+asio::awaitable<std::tuple<std::error_code, size_t>> read_when_ready(tcp::socket& sock,
+                                                                     asio::mutable_buffer buf) {
+  for (;;) {
+    auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, kNothrow);
+    if (ec) co_return std::tuple<std::error_code, size_t>{ec, 0};
+    std::error_code rec;
+    if (!sock.non_blocking()) sock.non_blocking(true, rec);
+    size_t n = sock.read_some(buf, rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) continue;
+    co_return std::tuple<std::error_code, size_t>{rec, n};
+  }
+}
+
 size_t status_class(int status) {
   return status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
 }
@@ -465,7 +481,7 @@ class Session : public std::enable_shared_from_this<Session> {
           (!any && !first) ? first_of(fs.http_keep_alive, fs.http_request) : fs.http_request;
       client_timed_out_ = false;
       arm(Side::kClient, d);
-      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
+      auto [ec, n] = co_await read_when_ready(client_, cbuf_.space());
       disarm(Side::kClient);
       if (ec) {
         idle_ = false;
@@ -623,7 +639,7 @@ class Session : public std::enable_shared_from_this<Session> {
       while (!done && !stale) {
         if (sbuf_.empty()) {
           arm(Side::kServer, bs.server);
-          auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
+          auto [ec, n] = co_await read_when_ready(server_, sbuf_.space());
           disarm(Side::kServer);
           if (ec && !any_response && reused_ && req_done_now && round == 0 && !server_timed_out_) {
             stale = true;
