@@ -580,6 +580,47 @@ TEST_F(ProxyTest, IdleConnectionClosedByTheServerIsReplaced) {
   EXPECT_EQ(once.accepted(), 3);
 }
 
+TEST_F(ProxyTest, ExpectContinueIsForwardedBothWays) {
+  Upstream up([](int fd) {
+    char buf[4096];
+    std::string got;
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    if (got.find("Expect: 100-continue") == std::string::npos) return;
+    send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+    std::string carry = got.substr(got.find("\r\n\r\n") + 4);
+    while (carry.size() < 5) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      carry.append(buf, static_cast<size_t>(n));
+    }
+    send_all(fd, ok_response("got " + carry));
+  });
+  start(http_config({up.port()}));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd,
+                       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Expect: 100-continue\r\n\r\n"));
+  char buf[256];
+  std::string interim;
+  while (interim.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    interim.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << interim;
+  ASSERT_TRUE(send_all(fd, "hello"));
+  std::string carry = interim.substr(interim.find("\r\n\r\n") + 4);
+  Message m = read_message(fd, http1::Mode::kResponse, carry, "POST");
+  EXPECT_EQ(m.head.status, 200);
+  EXPECT_EQ(m.body, "got hello");
+  ::close(fd);
+}
+
 TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(http_config({up.server.port()}), 2);
