@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 
 #include <fmt/format.h>
@@ -815,6 +817,34 @@ void Tables::add_proxy() {
                          c.p.maxconn = *v;
                      },
                  .doc = "Most concurrent connections of the frontend; 0: the global maxconn."});
+  t.add(
+      kAll,
+      {.name = "errorfile",
+       .args_doc = "<CODE> <FILE>",
+       .min_args = 2,
+       .max_args = 2,
+       .handler =
+           [](const Statement& st, ProxyCtx& c, Diagnostics& d) {
+             // The codes haproxy 2.6 has pages for.
+             static const std::set<uint64_t> kCodes = {200, 400, 401, 403, 404, 405, 407, 408, 410,
+                                                       413, 425, 429, 500, 501, 502, 503, 504};
+             auto code = conf::parse_uint(st.args[0], 200, 599, d, "errorfile code");
+             if (!code) return;
+             if (!kCodes.count(*code)) {
+               d.error(st.args[0].where,
+                       fmt::format("no error page is ever sent with status {}", *code),
+                       "codes: 200 400 401 403 404 405 407 408 410 413 425 429 500-504");
+               return;
+             }
+             std::ifstream in(st.args[1].text, std::ios::binary);
+             if (!in) {
+               d.error(st.args[1].where, fmt::format("cannot read errorfile '{}'", st.args[1].text),
+                       "the file holds the whole HTTP response (status line, headers, body)");
+               return;
+             }
+             c.p.errorfiles[static_cast<uint16_t>(*code)] = st.args[1].text;
+           },
+       .doc = "Send this file (a whole HTTP response) instead of the built-in page for CODE."});
   t.add(kDefFe, {.name = "default_backend",
                  .args_doc = "<BACKEND>",
                  .min_args = 1,
@@ -1165,7 +1195,6 @@ void Tables::add_proxy() {
            {"tcp-response", "tcp-response rules are not implemented"},
            {"tcp-check", "only HTTP checks and plain connect checks are implemented"},
            {"compression", "tandem-lb does not compress responses"},
-           {"errorfile", "custom error pages are not implemented; use 'http-request return'"},
            {"errorfiles", "custom error pages are not implemented"},
            {"errorloc", "custom error pages are not implemented"},
            {"http-error", "custom error pages are not implemented"},
@@ -1658,14 +1687,16 @@ void Tables::add_http_rules() {
                       return;
                     }
                     r.status = static_cast<uint16_t>(*v);
-                  } else if (o == "drop-query" || o == "append-slash" || o == "clear-cookie") {
+                  } else if (o == "drop-query" || o == "append-slash") {
                     r.redirect_options.push_back(o);
+                  } else if (o == "clear-cookie" && i + 1 < st.args.size()) {
+                    r.redirect_options.push_back(o + " " + st.args[++i].text);
                   } else if (o == "set-cookie" && i + 1 < st.args.size()) {
                     r.redirect_options.push_back(o + " " + st.args[++i].text);
                   } else {
                     d.error(st.args[i].where, fmt::format("unknown redirect option '{}'", o),
                             "options: code <CODE>, drop-query, append-slash, set-cookie <NAME>, "
-                            "clear-cookie");
+                            "clear-cookie <NAME>");
                     return;
                   }
                 }

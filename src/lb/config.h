@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -244,6 +245,8 @@ struct Proxy {
 
   std::vector<Acl> acls;
   std::vector<HttpRule> http_request, http_response;
+  // errorfile CODE PATH: the raw HTTP response sent instead of the built-in page.
+  std::map<uint16_t, std::string> errorfiles;
   StatsPage stats;
 
   core::SourceLocation where;

@@ -573,3 +573,35 @@ TEST(LbConfig, KeywordReferenceInDocsIsUpToDate) {
 
 }  // namespace
 }  // namespace tandem::lb
+
+namespace tandem::lb {
+namespace {
+
+TEST(LbConfig, ErrorfileIsInheritedAndChecked) {
+  const std::string page = ::testing::TempDir() + "tandem_503.http";
+  std::ofstream(page) << "HTTP/1.0 503 Service Unavailable\r\n\r\nbusy\n";
+  auto r = run(with_base(" errorfile 503 " + page +
+                         "\nfrontend f\n bind :8080\n default_backend b\n"
+                         "backend b\n server s 127.0.0.1:80\n errorfile 418 " +
+                         page + "\n errorfile 404 /nonexistent/tandem.http\n"));
+  ASSERT_EQ(r.diags.error_count(), 2u) << r.diags.to_string();
+  EXPECT_EQ(r.diags.all()[0].message, "no error page is ever sent with status 418");
+  EXPECT_EQ(r.diags.all()[1].message, "cannot read errorfile '/nonexistent/tandem.http'");
+  const Proxy* b = r.cfg.find_backend("b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->errorfiles.at(503), page);  // from defaults
+}
+
+TEST(LbConfig, RedirectClearCookieTakesItsName) {
+  auto r =
+      run(with_base("frontend f\n bind :8080\n http-request redirect prefix /x clear-cookie SID=\n"
+                    " default_backend b\nbackend b\n server s 127.0.0.1:80\n"));
+  EXPECT_FALSE(r.diags.has_errors()) << r.diags.to_string();
+  const Proxy* f = r.cfg.find_frontend("f");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->http_request.size(), 1u);
+  EXPECT_EQ(f->http_request[0].redirect_options.back(), "clear-cookie SID=");
+}
+
+}  // namespace
+}  // namespace tandem::lb
