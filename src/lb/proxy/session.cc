@@ -706,12 +706,14 @@ class Session : public std::enable_shared_from_this<Session> {
             co_return false;
           }
           if (upgrade) req.upgrade_refused();
-          resp_chunked = rh.chunked;
+          // An HTTP/1.0 client cannot read chunks: it gets the body plain, ended by close.
+          const bool dechunk = rh.chunked && client_10;
+          resp_chunked = rh.chunked && !dechunk;
           server_keep = reuse_ok && rh.keep_alive && !rh.upgrade;
-          keep = head.keep_alive && !rh.body_until_eof &&
+          keep = head.keep_alive && !rh.body_until_eof && !dechunk &&
                  bcfg.http_conn_mode != HttpConnMode::kClose &&
                  fs.cfg->http_conn_mode != HttpConnMode::kClose && !t_.stopping;
-          http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = true});
+          http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = !dechunk});
           if (!keep) {
             http1::add_header(rh.headers, "Connection", "close");
           } else if (client_10) {
@@ -723,13 +725,16 @@ class Session : public std::enable_shared_from_this<Session> {
         if (resp_chunked) {
           for (std::string_view piece : p.body) http1::append_chunk(chunk_out, piece);
           if (p.message_complete) http1::append_last_chunk(chunk_out, resp.trailers());
+        } else if (p.body.size() > 2) {
+          // Many pieces (de-chunked for a 1.0 client): one copy rather than many writes.
+          for (std::string_view piece : p.body) chunk_out.append(piece);
         }
         if (!chunk_out.empty() || (!resp_chunked && !p.body.empty())) {
           // Plain bodies go out as they came: a gather write, no copy.
           std::array<asio::const_buffer, 3> bufs;
           size_t nb = 0;
           if (!chunk_out.empty()) bufs[nb++] = asio::buffer(chunk_out);
-          if (!resp_chunked) {
+          if (!resp_chunked && p.body.size() <= 2) {
             for (std::string_view piece : p.body) {
               if (nb == bufs.size()) break;
               bufs[nb++] = asio::buffer(piece);

@@ -337,9 +337,17 @@ TEST_F(ProxyTest, HttpGetContentLengthAndChunked) {
   ASSERT_TRUE(b.complete);
   EXPECT_TRUE(b.head.chunked);
   EXPECT_EQ(b.body, "hello world");
+  // An HTTP/1.0 client gets the chunked body plain, ended by close.
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /chunked HTTP/1.0\r\n\r\n"));
+  std::string raw = recv_all(fd);
+  ::close(fd);
+  EXPECT_EQ(raw.find("chunked"), std::string::npos) << raw;
+  EXPECT_EQ(raw.substr(raw.size() - 11), "hello world");
   auto snap = rt_->snapshot();
-  EXPECT_EQ(snap.find("fe")->frontend.http_requests, 2u);
-  EXPECT_EQ(snap.find("be")->servers.at(0).counters.sessions_total, 2u);
+  EXPECT_EQ(snap.find("fe")->frontend.http_requests, 3u);
+  EXPECT_EQ(snap.find("be")->servers.at(0).counters.http_requests, 3u);
 }
 
 TEST_F(ProxyTest, OneMegabyteStreamedBothWays) {
