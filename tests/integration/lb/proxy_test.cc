@@ -629,6 +629,35 @@ TEST_F(ProxyTest, ExpectContinueIsForwardedBothWays) {
   ::close(fd);
 }
 
+TEST_F(ProxyTest, GracefulStopLetsARunningRequestFinish) {
+  HttpUpstream up([](const Message& m) {
+    if (m.head.target == "/slow") std::this_thread::sleep_for(200ms);  // still running at stop
+    return ok_response("finished " + m.head.target);
+  });
+  start(http_config({up.server.port()}));
+  int idle = connect_to(port_);  // a keep-alive client between requests: closed by the stop
+  ASSERT_GE(idle, 0);
+  std::string carry_idle;
+  ASSERT_TRUE(send_all(idle, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(read_message(idle, http1::Mode::kResponse, carry_idle).body, "finished /fast");
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (int i = 0; i < 1000 && up.seen().size() < 2; ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(up.seen().size(), 2u);  // the slow request is at the upstream now
+  std::promise<void> done;
+  auto stopped = done.get_future();
+  rt_->stop_gracefully([&] { done.set_value(); });
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m.body, "finished /slow");
+  EXPECT_FALSE(m.head.keep_alive);  // stopping: the answer says close
+  EXPECT_EQ(stopped.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(recv_all(idle), "");  // closed without an answer
+  ::close(fd);
+  ::close(idle);
+}
+
 TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(http_config({up.server.port()}), 2);
