@@ -658,6 +658,34 @@ TEST_F(ProxyTest, GracefulStopLetsARunningRequestFinish) {
   ::close(idle);
 }
 
+TEST_F(ProxyTest, HeadTimeoutIs408AndIdleKeepAliveIsClosed) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()},
+                    "  timeout http-request 200ms\n  timeout http-keep-alive 100ms\n"));
+  // A head that never ends: 408 after `timeout http-request`.
+  int slow = connect_to(port_);
+  ASSERT_GE(slow, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(send_all(slow, "GET / HTTP/1.1\r\nHost: x\r\n"));
+  std::string carry;
+  Message m = read_message(slow, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m.head.status, 408);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 190ms);
+  ::close(slow);
+  // Between requests: closed quietly after `timeout http-keep-alive`.
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string c2;
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, c2).body, "ok");
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(recv_all(fd), "");
+  auto idle_for = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(idle_for, 90ms);
+  EXPECT_LT(idle_for, 190ms);
+  ::close(fd);
+}
+
 TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(http_config({up.server.port()}), 2);
