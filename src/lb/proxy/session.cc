@@ -776,7 +776,8 @@ class Session : public std::enable_shared_from_this<Session> {
                        sbuf_.empty() && !server_timed_out_;
     release_server(clean);
     sbuf_.clear();  // whatever the server sent after its response dies with the connection
-    co_return keep&& done;
+    const bool keep_client = keep && done;
+    co_return keep_client;
   }
 
   // Client -> server for a request body, de-framed by the parser and re-framed the same way.
