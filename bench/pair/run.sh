@@ -30,7 +30,8 @@
 # The client (bench/pair/client.py, on h5) opens a new connection to the address every 5 ms
 # and sends a GET; a request fails when its whole 200 answer has not arrived within 0.5 s
 # (a SYN lost to a node without the address costs a 1 s retransmission: an outage for the
-# client). It runs from 0.3 s before the fault to 1.5 s after the backup holds the address.
+# client). It runs from 0.3 s before the fault until the backup holds the address and the
+# client has had 0.75 s of answers in a row (at most SETTLE_MAX=10 s), and 1.5 s more.
 # Per round:
 #   outage  the longest gap, in start times, between two successful requests with only failed
 #           ones between them (0 when none failed; resolution 5 ms);
@@ -43,7 +44,7 @@
 # HAProxy has a server UP).
 # Environment: ROUNDS=N (default 3); QUICK=1 (one round, 0.1 s and 0.02 s only, about 1 min);
 # SETUPS="classic:2:1 classic:3:0.1 tandem:2:1 tandem:3:0.1 tandem:3:0.02" (set-up:version:
-# interval); FAULTS="proxy node stop"; FAILBACK=1; REQ_INTERVAL=0.005; REQ_TIMEOUT=0.5.
+# interval); FAULTS="proxy node stop"; FAILBACK=1; SETTLE_MAX=10; REQ_INTERVAL=0.005; REQ_TIMEOUT=0.5.
 set -euo pipefail
 build=${1:?usage: run.sh BUILD_DIR [-m]}
 markdown=${2:-}
@@ -63,6 +64,7 @@ FAULTS=${FAULTS:-"proxy node stop"}
 REQ_INTERVAL=${REQ_INTERVAL:-0.005}
 REQ_TIMEOUT=${REQ_TIMEOUT:-0.5}
 FAILBACK=${FAILBACK:-1}
+SETTLE_MAX=${SETTLE_MAX:-10}
 
 lab_check
 for tool in keepalived haproxy nginx python3 killall socat; do
@@ -249,6 +251,19 @@ unvip() { lab_exec "h$1" ip addr del "$vip/24" dev eth0 2>/dev/null || true; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 max() { sort -n | tail -1; }
 ok_lines() { [[ $(grep -c ' ok ' "$1" 2>/dev/null || true) -ge $2 ]]; }
+# client_settled: the client's last 150 answers (0.75 s of requests) all succeeded. A timeout
+# is written 0.5 s after its request started, so a run of them shows up within this tail.
+client_settled() {
+  local tail
+  tail=$(tail -n 150 "$CLIENT_LOG")
+  [[ $(wc -l <<<"$tail") -ge 150 ]] && ! grep -q ' fail ' <<<"$tail"
+}
+# client_wait_settled: the client answered again, or SETTLE_MAX seconds have passed (then the
+# round is marked "not recovered"); then 1.5 s more for late failures to show.
+client_wait_settled() {
+  lab_poll "$SETTLE_MAX" client_settled || true
+  sleep 1.5
+}
 
 declare -A OUT FAIL NOTE
 ORDER=()
@@ -273,8 +288,8 @@ client_end() {
   FAIL[$key]+="$failed "
 }
 
-# round FAULT R: the fault on A, measured until 1.5 s after B holds the address; then (unless
-# FAILBACK=0) the repair, measured until A is master again and 1.5 s more.
+# round FAULT R: the fault on A, measured until B holds the address and the client is served
+# again; then (unless FAILBACK=0) the repair, measured until A is master and the client served.
 round() {
   local fault=$1 r=$2 key=$SETUP-$VERSION-$INTERVAL-$1 t
   client_start "$key" "$r"
@@ -285,7 +300,7 @@ round() {
     stop) kill -TERM "${VR_PID[1]}" ;;
   esac
   lab_wait_for "B taking the address over ($key)" 30 has_vip 2
-  sleep 1.5
+  client_wait_settled
   client_end "$key" "$r" "$fault" "$t"
   [[ $fault != stop ]] || lab_wait_for "A's daemon gone" 10 exited "${VR_PID[1]}"
   # The repair: A comes back and takes the address back (preemption).
@@ -298,7 +313,7 @@ round() {
   esac
   wait_steady
   if [[ $FAILBACK == 1 ]]; then
-    sleep 1.5
+    client_wait_settled
     client_end "$SETUP-$VERSION-$INTERVAL-back_$fault" "$r" "back after $fault" "$t"
   fi
 }
