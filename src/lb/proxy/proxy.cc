@@ -7,8 +7,10 @@
 // - kAllFull waits `timeout queue` once and answers 503; a real per-server/backend queue is
 //   to come. Global/frontend maxconn use shared atomics, checked before accept (may exceed by
 //   up to nbthread-1); a paused acceptor wakes on a local session end or every 50 ms.
-// - Server connections are closed after each response (http-reuse never); an idle pool per
-//   thread keyed by server is the next step, then splice() for TCP between plain sockets.
+// - Idle server connections are kept per thread and server (http-reuse safe/always), at
+//   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
+// - TCP forwarding copies through a bufsize buffer; splice() between plain sockets is next.
+// - Health checks (health_check.cc) do not feed Pool's `up` flags yet: every server is up.
 #include "lb/proxy/proxy.h"
 
 #include <netdb.h>
