@@ -75,6 +75,15 @@ void Pool::opened(size_t index) {
 void Pool::closed(size_t index) {
   if (impl_->views[index].active_conns > 0) --impl_->views[index].active_conns;
 }
+void Pool::set_up(size_t index, bool up, core::TimePoint now) {
+  if (index >= impl_->views.size() || impl_->views[index].up == up) return;
+  impl_->views[index].up = up;
+  impl_->views[index].up_since = now;
+  impl_->balancer->rebuild(impl_->views, now);
+}
+size_t Pool::size() const {
+  return impl_->views.size();
+}
 bool Pool::hashes_header() const {
   return impl_->hashes_header;
 }

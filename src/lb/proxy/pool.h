@@ -53,6 +53,9 @@ class Pool {
             std::optional<size_t> exclude, core::TimePoint now);
   void opened(size_t index);  // a connection to the server is up (leastconn, maxconn)
   void closed(size_t index);
+  // Health or admin state from outside (health checks, the runtime API): rebuilds.
+  void set_up(size_t index, bool up, core::TimePoint now);
+  size_t size() const;
   bool hashes_header() const;
   const std::string& header_name() const;
 

@@ -10,7 +10,7 @@
 // - Idle server connections are kept per thread and server (http-reuse safe/always), at
 //   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
 // - TCP forwarding copies through a bufsize buffer; splice() between plain sockets is next.
-// - Health checks (health_check.cc) do not feed Pool's `up` flags yet: every server is up.
+// - Health checks (health_check.cc) are not wired yet: they should call set_server_up().
 #include "lb/proxy/proxy.h"
 
 #include <netdb.h>
@@ -571,6 +571,32 @@ void Runtime::stop_now() {
 
 void Runtime::join() {
   if (impl_->started) impl_->join();
+}
+
+bool Runtime::set_server_up(std::string_view backend, std::string_view server, bool up) {
+  Shared& sh = *impl_->shared;
+  for (size_t bi = 0; bi < sh.backends.size(); ++bi) {
+    const detail::BackendSpec& bs = sh.backends[bi];
+    if (bs.cfg->name != backend) continue;
+    for (size_t si = 0; si < bs.servers.size(); ++si) {
+      if (bs.servers[si].cfg->name != server) continue;
+      core::logger().info("server {}/{} is {}", backend, server, up ? "UP" : "DOWN");
+      for (auto& t : impl_->threads) {
+        ThreadRt* tp = t.get();
+        auto apply = [tp, bi, si, up] {
+          tp->backends[bi].pool->set_up(si, up, tp->worker.clock().now());
+        };
+        // Before start() the loops do not run yet: apply in place.
+        if (impl_->started) {
+          tp->worker.post(apply);
+        } else {
+          apply();
+        }
+      }
+      return true;
+    }
+  }
+  return false;
 }
 
 uint32_t Runtime::thread_count() const {

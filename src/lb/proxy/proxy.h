@@ -125,6 +125,10 @@ class Runtime {
   // Waits for the worker threads to end (after a stop).
   void join();
 
+  // A server goes up or down for new traffic on every thread (health checks call this).
+  // False when no such backend/server exists. Safe from any thread.
+  bool set_server_up(std::string_view backend, std::string_view server, bool up);
+
   // Sums every thread's counters; posts to each worker and waits (not from a worker).
   Snapshot snapshot();
   uint32_t thread_count() const;

@@ -686,6 +686,21 @@ TEST_F(ProxyTest, HeadTimeoutIs408AndIdleKeepAliveIsClosed) {
   ::close(fd);
 }
 
+TEST_F(ProxyTest, ServerMarkedDownGetsNoTraffic) {
+  HttpUpstream u1([](const Message&) { return ok_response("1"); });
+  HttpUpstream u2([](const Message&) { return ok_response("2"); });
+  start(http_config({u1.server.port(), u2.server.port()}));
+  EXPECT_FALSE(rt_->set_server_up("be", "nope", false));
+  ASSERT_TRUE(rt_->set_server_up("be", "s1", false));
+  std::string seq;
+  for (int i = 0; i < 4; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(seq, "2222");
+  ASSERT_TRUE(rt_->set_server_up("be", "s2", false));
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").head.status, 503);
+  ASSERT_TRUE(rt_->set_server_up("be", "s1", true));
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "1");
+}
+
 TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(http_config({up.server.port()}), 2);
