@@ -59,6 +59,61 @@ check "lb -c without -f" 1 "no configuration file" -- "$bin/tandem-lb" -c
 check "lb -vv" 0 "tandem-lb version" -- "$bin/tandem-lb" -vv
 check "lb unknown flag" 1 "unknown option '-Z'" -- "$bin/tandem-lb" -Z
 
+# tandem-lb serving: a web server on loopback behind it, routing by ACL, health checks.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+web_port=$(free_port)
+lb_port=$(free_port)
+mkdir -p "$work/www" && echo "hello from the web server" >"$work/www/index.html"
+(cd "$work/www" && exec timeout 30 python3 -m http.server "$web_port" --bind 127.0.0.1 >/dev/null 2>&1) &
+web_pid=$!
+cat >"$work/serve.cfg" <<CFG
+defaults
+    mode http
+    timeout connect 500ms
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:$lb_port
+    acl is_status path /status-not-served
+    use_backend empty if is_status
+    default_backend web
+backend web
+    option httpchk GET /
+    server w1 127.0.0.1:$web_port check inter 100 fall 1 rise 1
+backend empty
+    retries 0
+    server none 127.0.0.1:1
+CFG
+timeout 30 "$bin/tandem-lb" -db -f "$work/serve.cfg" >"$work/lb.log" 2>&1 &
+lb_pid=$!
+get() { curl -s -m 2 -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$lb_port$1"; }
+wait_status() {  # wait_status PATH CODE: up to 5 s
+  for _ in $(seq 1 100); do [ "$(get "$1")" = "$2" ] && return 0; sleep 0.05; done
+  return 1
+}
+if wait_status /index.html 200 && grep -q "hello from the web server" "$work/body"; then
+  echo "ok   lb serves a request through to the web server"; passes=$((passes + 1))
+else
+  echo "FAIL lb serves a request through to the web server"; sed 's/^/    /' "$work/lb.log"; failures=$((failures + 1))
+fi
+if [ "$(get /status-not-served)" = 503 ]; then
+  echo "ok   lb routes by ACL (use_backend ... if) to a backend with no server up: 503"; passes=$((passes + 1))
+else
+  echo "FAIL lb ACL routing"; failures=$((failures + 1))
+fi
+kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null
+if wait_status /index.html 503 && grep -q "Server web/w1 is DOWN, reason: Layer4 connection problem" "$work/lb.log"; then
+  echo "ok   lb takes a dead server out after its health check and answers 503"; passes=$((passes + 1))
+else
+  echo "FAIL lb health check"; sed 's/^/    /' "$work/lb.log"; failures=$((failures + 1))
+fi
+kill -TERM "$lb_pid" 2>/dev/null
+if wait "$lb_pid"; then
+  echo "ok   lb stops on SIGTERM"; passes=$((passes + 1))
+else
+  echo "FAIL lb exit status on SIGTERM"; failures=$((failures + 1))
+fi
+
 # tandem: the operator's command.
 check "tandem --help" 0 "demo" -- "$bin/tandem" --help
 check "tandem bogus" 2 "unknown command 'bogus'" -- "$bin/tandem" bogus
