@@ -91,8 +91,9 @@ int run_demo(const DemoOptions& options) {
       "   [x] tandem-vrrp: VRRP v2/v3 over IPv4 and IPv6, unicast and multicast, virtual\n"
       "       addresses, GARP/NA, tracking, notify scripts in order, reload; as root,\n"
       "       `ctest -L lab` (in build/release) runs failovers in network namespaces\n"
-      "   [~] tandem-lb: haproxy.cfg grammar, balancers and strict HTTP/1 framing are built\n"
-      "       and tested; the proxy that serves traffic with them is not yet\n"
+      "   [~] tandem-lb: serves TCP and HTTP/1.1 (keep-alive, pipelining, streaming bodies,\n"
+      "       WebSocket), balancing, ACL routing, health checks, strict parsing; not yet:\n"
+      "       http-request rules, stats page, reload, request logs\n"
       "   [~] tandem status and tandem check: tandem-vrrp's side and both files today\n"
       "   [ ] the failover demo in network namespaces\n"
       "\n");
