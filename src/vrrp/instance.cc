@@ -83,6 +83,9 @@ void VrrpInstance::start() {
   logger().info("({}) starting: VRID {}, priority {}, VRRPv{} {} on {}, source {}", name(),
                 config_.vrid, config_.priority, config_.version,
                 config_.unicast ? "unicast" : "multicast", config_.interface, primary_.to_string());
+  // Tracked items first: an instance whose proxy or check has not answered yet must not
+  // announce itself as master for a moment and then leave (its peer would flap).
+  update_priority();
   apply(fsm_.start(deps_.clock.now()));
   // A previous run killed without a chance to clean up may have left the addresses on:
   // take them off, as keepalived does, or two nodes would answer for them.
@@ -90,7 +93,6 @@ void VrrpInstance::start() {
     addresses_on_ = true;
     remove_addresses();
   }
-  update_priority();  // tracked items registered before start
 }
 
 void VrrpInstance::stop() {

@@ -104,6 +104,20 @@ TEST(VrrpInstance, BecomesMasterSendsToEachPeerAddsAndAnnouncesTheVip) {
   EXPECT_EQ(h.seen[1].to, State::kMaster);
 }
 
+TEST(VrrpInstance, StateMasterWaitsForItsTrackedItemsBeforeAnnouncingItself) {
+  Instance config = unicast_instance();
+  config.start_as_master = true;
+  Harness h(config);
+  size_t proxy = h.instance.add_tracked("proxy lb", {0, false}, false);  // not proven yet
+  h.instance.start();
+  EXPECT_EQ(h.instance.state(), State::kFault);
+  EXPECT_TRUE(h.socket.sent.empty());  // no advert with priority 101, then 0
+  h.instance.set_tracked(proxy, true);
+  EXPECT_EQ(h.instance.state(), State::kBackup);
+  ASSERT_EQ(h.seen.size(), 2u);
+  EXPECT_EQ(h.seen[0].to, State::kFault);
+}
+
 TEST(VrrpInstance, StartingAsBackupRemovesAStaleVip) {
   Harness h;
   // A previous run killed with SIGKILL left the address on the interface.
