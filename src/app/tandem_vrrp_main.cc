@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
                            },
                        .stop =
                            [&](int signo) {
-                             if (stopping) {  // a second signal: do not wait for notify scripts
+                             if (stopping) {  // a second signal: leave now, do not wait
+                               daemon.stop_now();
                                worker.stop();
                                return;
                              }

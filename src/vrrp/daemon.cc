@@ -894,7 +894,7 @@ void Daemon::Impl::on_link(const os::LinkState& link) {
 void Daemon::stop(std::function<void()> done) {
   Impl& d = *impl_;
   for (auto& [name, check] : d.checks) check->timer->cancel();
-  for (auto& r : d.instances) r.instance->stop();
+  for (auto& r : d.instances) r.instance->stop_handover();
   if (d.control) d.control->stop();
   // Wait (bounded) for the notify stop scripts, polling the queues on the loop.
   auto timer = std::shared_ptr<core::Timer>(d.worker.clock().make_timer());
@@ -902,8 +902,12 @@ void Daemon::stop(std::function<void()> done) {
   auto poll = std::make_shared<std::function<void()>>();
   *poll = [this, timer, deadline, poll, done] {
     bool idle = true;
-    for (auto& r : impl_->instances) idle = idle && r.notify->idle();
+    for (auto& r : impl_->instances)
+      idle = idle && r.instance->state() == State::kInit && r.notify->idle();
     if (idle || impl_->worker.clock().now() >= deadline) {
+      // Never exit with an address still on: an instance still handing over leaves now.
+      for (auto& r : impl_->instances)
+        if (r.instance->state() != State::kInit) r.instance->stop();
       done();
       *poll = nullptr;  // breaks the cycle
       return;
@@ -911,6 +915,11 @@ void Daemon::stop(std::function<void()> done) {
     impl_->worker.clock().arm_after(*timer, std::chrono::milliseconds(20), *poll);
   };
   (*poll)();
+}
+
+void Daemon::stop_now() {
+  for (auto& r : impl_->instances)
+    if (r.instance->state() != State::kInit) r.instance->stop();
 }
 
 json Daemon::Impl::status() const {

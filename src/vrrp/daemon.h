@@ -26,9 +26,12 @@ class Daemon {
 
   // Loads the configuration and starts every instance; an error says what and where.
   core::Result<void> start();
-  // Graceful: every master sends priority 0 and removes its addresses, notify stop scripts
-  // run; `done` is called on the loop when the scripts have finished (or timed out).
+  // Graceful: every master sends priority 0 and keeps its addresses until a backup has taken
+  // over (at most Master_Down_Interval), then removes them; notify stop scripts run; `done`
+  // is called on the loop when all that has finished (bounded by the notify time-out).
   void stop(std::function<void()> done);
+  // A second signal: every instance leaves at once (addresses removed), without waiting.
+  void stop_now();
   // SIGHUP: reads the file again; unchanged instances keep running untouched, changed ones
   // restart, and a file with errors changes nothing (the reason is logged).
   void reload();

@@ -43,7 +43,7 @@ Duration Fsm::master_down_interval() const {
 }
 
 TimePoint Fsm::next_deadline() const {
-  return std::min({adver_at_, master_down_at_, preempt_at_});
+  return std::min({adver_at_, master_down_at_, preempt_at_, leave_at_});
 }
 
 void Fsm::change_state(State to, Actions& out, std::string reason) {
@@ -114,9 +114,21 @@ Actions Fsm::start(TimePoint now) {
   return out;
 }
 
+Actions Fsm::stop_handover(TimePoint now) {
+  if (state_ != State::kMaster || leaving_) return stop(now);
+  Actions out;
+  leaving_ = true;
+  adver_at_ = master_down_at_ = preempt_at_ = kNever;
+  leave_at_ = now + master_down_interval();
+  out.push_back(Action{Action::Kind::kSendAdvert, kPriorityStop});
+  return out;
+}
+
 Actions Fsm::stop(TimePoint now) {
   (void)now;
   Actions out;
+  leaving_ = false;
+  leave_at_ = kNever;
   if (state_ == State::kMaster) {
     out.push_back(Action{Action::Kind::kSendAdvert, kPriorityStop});
     leave_master(out);
@@ -128,6 +140,17 @@ Actions Fsm::stop(TimePoint now) {
 
 Actions Fsm::receive(TimePoint now, const ReceivedAdvert& advert) {
   Actions out;
+  if (leaving_) {
+    // A backup has taken over: now the addresses can go.
+    if (advert.priority != kPriorityStop) {
+      out = stop(now);
+      if (!out.empty() && out.back().kind == Action::Kind::kStateChange)
+        out.back().reason = "stop: " + advert.source.to_string() + " took over";
+      // stop() sends priority 0 again for a master; the handover already did.
+      std::erase_if(out, [](const Action& a) { return a.kind == Action::Kind::kSendAdvert; });
+    }
+    return out;
+  }
   switch (state_) {
     case State::kInit:
     case State::kFault:
@@ -202,6 +225,14 @@ Actions Fsm::receive(TimePoint now, const ReceivedAdvert& advert) {
 
 Actions Fsm::on_timer(TimePoint now) {
   Actions out;
+  if (leaving_) {
+    if (now < leave_at_) return out;
+    out = stop(now);
+    std::erase_if(out, [](const Action& a) { return a.kind == Action::Kind::kSendAdvert; });
+    if (!out.empty() && out.back().kind == Action::Kind::kStateChange)
+      out.back().reason = "stop: no backup took over within Master_Down_Interval";
+    return out;
+  }
   if (state_ == State::kMaster && now >= adver_at_) {
     send_advert(now, out, priority_);
   }
@@ -227,6 +258,7 @@ Actions Fsm::on_timer(TimePoint now) {
 
 Actions Fsm::set_priority(TimePoint now, uint8_t priority) {
   Actions out;
+  if (leaving_) return out;  // on the way out: nothing more to announce
   if (config_.priority == kPriorityOwner || priority == priority_) return out;
   priority_ = priority;
   if (state_ == State::kMaster) send_advert(now, out, priority_);
@@ -241,12 +273,14 @@ Actions Fsm::force_master(TimePoint now, std::string reason) {
 
 Actions Fsm::force_backup(TimePoint now, std::string reason) {
   Actions out;
+  if (leaving_) return out;
   if (state_ == State::kMaster) become_backup(now, out, std::move(reason));
   return out;
 }
 
 Actions Fsm::set_fault(TimePoint now, bool fault) {
   Actions out;
+  if (leaving_) return out;
   if (fault == fault_) return out;
   fault_ = fault;
   if (state_ == State::kInit) return out;  // start() looks at fault_

@@ -64,6 +64,11 @@ class Fsm {
   Actions start(core::TimePoint now);
   // Leave: a master sends priority 0 and gives up its addresses. Back to Init.
   Actions stop(core::TimePoint now);
+  // Leave without a gap: a master sends priority 0 but keeps its addresses until a backup
+  // announces itself as master (or Master_Down_Interval has passed), so clients are served
+  // until the new master's gratuitous ARPs take over. Others stop at once.
+  Actions stop_handover(core::TimePoint now);
+  bool leaving() const { return leaving_; }
   Actions receive(core::TimePoint now, const ReceivedAdvert& advert);
   // Runs whatever timer is due at `now` (adverts, master down, preempt delay).
   Actions on_timer(core::TimePoint now);
@@ -110,7 +115,10 @@ class Fsm {
   core::TimePoint adver_at_ = kNever;        // master: next advert
   core::TimePoint master_down_at_ = kNever;  // backup: the master is presumed dead
   core::TimePoint preempt_at_ = kNever;      // backup: preemption allowed from then
-  bool preempt_delay_served_ = false;        // the wait is over until a better master is heard
+  bool preempt_delay_served_ = false;
+  bool leaving_ = false;               // a handover stop is under way
+  core::TimePoint leave_at_ = kNever;  // ... and ends by then at the latest        // the wait is
+                                       // over until a better master is heard
   core::TimePoint started_at_{};
 };
 

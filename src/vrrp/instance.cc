@@ -99,6 +99,15 @@ void VrrpInstance::stop() {
   apply(fsm_.stop(deps_.clock.now()));
 }
 
+void VrrpInstance::stop_handover() {
+  if (fsm_.state() == State::kMaster)
+    logger().info(
+        "({}) leaving: priority 0 sent, keeping the addresses until a backup takes "
+        "over",
+        name());
+  apply(fsm_.stop_handover(deps_.clock.now()));
+}
+
 size_t VrrpInstance::add_tracked(std::string name, TrackedWeight weight, bool up) {
   return tracker_.add(std::move(name), weight, up);
 }

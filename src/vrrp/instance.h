@@ -66,6 +66,9 @@ class VrrpInstance {
   void start();
   // Graceful: a master sends priority 0 and removes its addresses.
   void stop();
+  // Graceful without a gap: a master keeps its addresses until a backup has taken over
+  // (bounded by Master_Down_Interval); state() is INIT once it is done.
+  void stop_handover();
   // A packet from the socket of this instance's interface and family, VRID already matched.
   void receive(const os::RxPacket& packet);
   // Tracking: register items at set-up, then report their state.

@@ -62,6 +62,11 @@ class Network {
   void set_priority(size_t i, uint8_t p) {
     apply(i, nodes_[i]->fsm->set_priority(clock_.now(), p));
   }
+  // A graceful stop that keeps the addresses until another router has taken over.
+  void stop_handover(size_t i) { apply(i, nodes_[i]->fsm->stop_handover(clock_.now())); }
+  bool holding_addresses(size_t i) const {
+    return nodes_[i]->alive && nodes_[i]->fsm->state() == State::kMaster;  // leaving too
+  }
 
   void run_for(Duration d) {
     const TimePoint end = clock_.now() + d;
@@ -245,6 +250,24 @@ TEST(FsmSimulation, GracefulStopIsTakenOverWithinTheSkewTime) {
   const Duration takeover = net.became_master_at(1) - stop;
   // skew of priority 150 at 100 ms: 41.4 ms, plus at most 2 ms on the wire.
   EXPECT_LE(takeover, net.node(1).fsm->skew_time() + milliseconds(2));
+  EXPECT_EQ(net.state(0), State::kBackup);
+}
+
+TEST(FsmSimulation, HandoverStopLeavesNoMomentWithoutAnAddressHolder) {
+  Network net(29);
+  net.add(100);
+  net.add(150);
+  net.add(200);
+  net.start_all();
+  net.run_for(seconds(2));
+  ASSERT_EQ(net.state(2), State::kMaster);
+  net.stop_handover(2);
+  net.run_checking(seconds(1), std::chrono::microseconds(100), [&] {
+    ASSERT_TRUE(net.holding_addresses(0) || net.holding_addresses(1) || net.holding_addresses(2))
+        << "nobody holds the addresses";
+  });
+  EXPECT_EQ(net.state(2), State::kInit);
+  EXPECT_EQ(net.state(1), State::kMaster);
   EXPECT_EQ(net.state(0), State::kBackup);
 }
 

@@ -194,6 +194,39 @@ TEST(Fsm, StopAsMasterSendsPriorityZeroAndRemovesAddresses) {
   EXPECT_EQ(f.next_deadline(), TimePoint::max());
 }
 
+TEST(Fsm, HandoverStopKeepsTheAddressesUntilABackupTakesOver) {
+  Fsm f(config(255));
+  f.start(t0);
+  auto a = f.stop_handover(t0 + seconds(1));
+  ASSERT_EQ(kinds(a), std::vector<Kind>{Kind::kSendAdvert});
+  EXPECT_EQ(a[0].priority, 0);
+  EXPECT_TRUE(f.leaving());
+  EXPECT_EQ(f.state(), State::kMaster);  // still answering for the addresses
+  // No more periodic adverts; a priority-0 advert from another leaving router changes nothing.
+  EXPECT_TRUE(f.on_timer(t0 + seconds(1) + milliseconds(500)).empty());
+  EXPECT_TRUE(f.receive(t0 + seconds(1) + milliseconds(600), {kLow, 0, seconds(1)}).empty());
+  a = f.receive(t0 + seconds(1) + milliseconds(700), {kLow, 100, seconds(1)});
+  EXPECT_EQ(kinds(a), (std::vector<Kind>{Kind::kRemoveAddresses, Kind::kStateChange}));
+  EXPECT_EQ(a[1].reason, "stop: 198.18.0.1 took over");
+  EXPECT_EQ(f.state(), State::kInit);
+  EXPECT_EQ(f.next_deadline(), TimePoint::max());
+}
+
+TEST(Fsm, HandoverStopEndsAfterMasterDownIntervalWithoutABackup) {
+  Fsm f(config(255));
+  f.start(t0);
+  f.stop_handover(t0);
+  EXPECT_EQ(f.next_deadline(), t0 + f.master_down_interval());
+  auto a = f.on_timer(f.next_deadline());
+  EXPECT_EQ(kinds(a), (std::vector<Kind>{Kind::kRemoveAddresses, Kind::kStateChange}));
+  EXPECT_EQ(a[1].reason, "stop: no backup took over within Master_Down_Interval");
+  // A backup just stops.
+  Fsm b(config(100));
+  b.start(t0);
+  a = b.stop_handover(t0);
+  EXPECT_EQ(b.state(), State::kInit);
+}
+
 TEST(Fsm, MasterAnnouncesALowerPriorityAtOnce) {
   auto c = config(200);
   c.start_as_master = true;
