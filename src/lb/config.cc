@@ -1609,6 +1609,31 @@ void Tables::add_stats() {
   }
 }
 
+// `deny [deny_status <CODE>]`, the same in http-request (403) and http-response (502).
+void deny_kw(KeywordTable<HttpRule>& t, std::string_view rule, uint16_t default_status,
+             std::string doc) {
+  t.add({.name = "deny",
+         .args_doc = "[deny_status <CODE>]",
+         .min_args = 0,
+         .max_args = 2,
+         .handler =
+             [rule = std::string(rule), default_status](const Statement& st, HttpRule& r,
+                                                        Diagnostics& d) {
+               r.action = HttpRule::Action::kDeny;
+               r.status = default_status;
+               if (st.args.empty()) return;
+               if (st.args[0].text != "deny_status" || st.args.size() != 2) {
+                 d.error(st.args[0].where,
+                         fmt::format("unexpected '{}' after 'deny'", st.args[0].text),
+                         fmt::format("usage: {} deny [deny_status <CODE>]", rule));
+                 return;
+               }
+               if (auto v = parse_u32(st.args[1], 200, 599, d, "deny_status"))
+                 r.status = static_cast<uint16_t>(*v);
+             },
+         .doc = std::move(doc)});
+}
+
 void Tables::add_http_rules() {
   auto header_kw = [](KeywordTable<HttpRule>& t, std::string name, HttpRule::Action a,
                       bool with_value, std::string doc) {
@@ -1636,25 +1661,7 @@ void Tables::add_http_rules() {
           .handler = [](const Statement&, HttpRule& r,
                         Diagnostics&) { r.action = HttpRule::Action::kAllow; },
           .doc = "Stop evaluating http-request rules and let the request through."});
-  rq.add({.name = "deny",
-          .args_doc = "[deny_status <CODE>]",
-          .min_args = 0,
-          .max_args = 2,
-          .handler =
-              [](const Statement& st, HttpRule& r, Diagnostics& d) {
-                r.action = HttpRule::Action::kDeny;
-                r.status = 403;
-                if (st.args.empty()) return;
-                if (st.args[0].text != "deny_status" || st.args.size() != 2) {
-                  d.error(st.args[0].where,
-                          fmt::format("unexpected '{}' after 'deny'", st.args[0].text),
-                          "usage: http-request deny [deny_status <CODE>]");
-                  return;
-                }
-                if (auto v = parse_u32(st.args[1], 200, 599, d, "deny_status"))
-                  r.status = static_cast<uint16_t>(*v);
-              },
-          .doc = "Answer with an error (403 unless deny_status) and close."});
+  deny_kw(rq, "http-request", 403, "Answer with an error (403 unless deny_status) and close.");
   rq.add({.name = "redirect",
           .args_doc = "location|prefix|scheme <TARGET> [code <CODE>] [<OPTION>...]",
           .min_args = 2,
@@ -1776,25 +1783,8 @@ void Tables::add_http_rules() {
                      .handler = [](const Statement&, HttpRule& r,
                                    Diagnostics&) { r.action = HttpRule::Action::kAllow; },
                      .doc = "Stop evaluating http-response rules."});
-  http_response.add({.name = "deny",
-                     .args_doc = "[deny_status <CODE>]",
-                     .min_args = 0,
-                     .max_args = 2,
-                     .handler =
-                         [](const Statement& st, HttpRule& r, Diagnostics& d) {
-                           r.action = HttpRule::Action::kDeny;
-                           r.status = 502;
-                           if (st.args.empty()) return;
-                           if (st.args[0].text != "deny_status" || st.args.size() != 2) {
-                             d.error(st.args[0].where,
-                                     fmt::format("unexpected '{}' after 'deny'", st.args[0].text),
-                                     "usage: http-response deny [deny_status <CODE>]");
-                             return;
-                           }
-                           if (auto v = parse_u32(st.args[1], 200, 599, d, "deny_status"))
-                             r.status = static_cast<uint16_t>(*v);
-                         },
-                     .doc = "Replace the response with an error (502 unless deny_status)."});
+  deny_kw(http_response, "http-response", 502,
+          "Replace the response with an error (502 unless deny_status).");
 }
 
 // Server parameters: each reads the words its entry's max_args says.
