@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "doc_check.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -548,27 +550,10 @@ TEST(LbCond, BlocksDoNotCrossFiles) {
 // To regenerate: TANDEM_REGEN_DOCS=1 ./lb_unit_test --gtest_filter='*KeywordReference*'
 
 TEST(LbConfig, KeywordReferenceInDocsIsUpToDate) {
-  const auto path = source_root() / "docs/lb.md";
-  std::ifstream in(path, std::ios::binary);
-  ASSERT_TRUE(in) << "cannot read " << path;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string begin = "<!-- keywords:begin -->\n";
-  const std::string end = "<!-- keywords:end -->";
-  size_t b = text.find(begin);
-  size_t e = text.find(end);
-  ASSERT_NE(b, std::string::npos) << "missing marker " << begin;
-  ASSERT_NE(e, std::string::npos) << "missing marker " << end;
-  b += begin.size();
-  const std::string expected = "\n" + keyword_reference_markdown();
-  if (std::getenv("TANDEM_REGEN_DOCS") != nullptr) {
-    text.replace(b, e - b, expected);
-    std::ofstream(path, std::ios::binary) << text;
-    return;
-  }
-  EXPECT_EQ(text.substr(b, e - b), expected)
-      << "docs/lb.md is out of date with the keyword tables; regenerate it with\n"
-         "  TANDEM_REGEN_DOCS=1 build/<dir>/tests/unit/lb/lb_unit_test "
-         "--gtest_filter='*KeywordReference*'";
+  tandem::testing::check_generated_section(
+      source_root() / "docs/lb.md", keyword_reference_markdown(),
+      "TANDEM_REGEN_DOCS=1 build/<dir>/tests/unit/lb/lb_unit_test "
+      "--gtest_filter='*KeywordReference*'");
 }
 
 }  // namespace
