@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
                  lb::to_string(p.kind), p.name, missing);
       return 1;
     }
+    if (p.kind != lb::Proxy::Kind::kBackend &&
+        (p.httplog || p.tcplog || !p.logs.empty() || p.log_global))
+      core::logger().warn("{} {}: request logs are not written yet by this version",
+                          lb::to_string(p.kind), p.name);
     if (!p.errorfiles.empty())
       core::logger().warn("{} {}: errorfile is not used yet: the built-in pages are sent",
                           lb::to_string(p.kind), p.name);
