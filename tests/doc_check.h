@@ -13,6 +13,11 @@
 
 namespace tandem::testing {
 
+// The project's root, found from this header's path (tests/doc_check.h).
+inline std::filesystem::path source_root() {
+  return std::filesystem::path(__FILE__).parent_path().parent_path();
+}
+
 inline void check_generated_section(const std::filesystem::path& page, const std::string& generated,
                                     const std::string& regen) {
   std::ifstream in(page, std::ios::binary);

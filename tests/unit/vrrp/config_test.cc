@@ -24,10 +24,7 @@ using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-// The project's root, found from this file's path (tests/unit/vrrp/config_test.cc).
-std::filesystem::path source_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
-}
+using tandem::testing::source_root;
 
 struct Run {
   Config cfg;
