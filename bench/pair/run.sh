@@ -3,15 +3,17 @@
 # run, measured by a client. Not a test: it prints figures (and a Markdown table with -m).
 #
 # The lab: h1 = node A (priority 101, state MASTER), h2 = node B (100, BACKUP), h3 and h4 =
-# web servers (nginx-light, a 3-byte file), h5 = the client. Both nodes run Debian's HAProxy
-# (bind *:80, round robin over h3 and h4, checks every second) and one VRRP daemon with
-# unicast adverts that carries the virtual address 198.18.0.100:
-#   classic  keepalived 2.2.7 with the classic check script, on each node
+# web servers (nginx-light, a 3-byte file), h5 = the client. Each node runs a proxy (bind *:80,
+# round robin over h3 and h4, checks every second) and one VRRP daemon with unicast adverts
+# that carries the virtual address 198.18.0.100. The set-ups:
+#   classic  Debian's HAProxy and keepalived 2.2.7 with the classic check script, on each node
 #              vrrp_script chk_haproxy { script "/usr/bin/killall -0 hapA" interval 1 fall 2 weight -20 }
 #            VRRPv2 at advert_int 1 and VRRPv3 at 0.1;
-#   tandem   tandem-vrrp (the same keepalived.conf, but track_proxy instead of the script:
-#            the node's HAProxy by its pid file, and its listener 127.0.0.1:80 probed every
-#            0.1 s), VRRPv2 at 1 s and VRRPv3 at 0.1 s and 0.02 s.
+#   tandem   tandem-lb and tandem-vrrp, as examples/tandem ships them: the same keepalived.conf
+#            but track_proxy instead of the script (tandem-lb by its pid file, and its listener
+#            127.0.0.1:80 probed every 0.1 s, weight -50: a master whose proxy fails lowers its
+#            priority and the backup preempts at once), VRRPv2 at 1 s and VRRPv3 at 0.1 s and
+#            0.02 s.
 # Why "hapA": killall (and pidof) look at every process of the machine, not only those of the
 # node's network namespace: "killall -0 haproxy" on node A would find node B's HAProxy and
 # never fail. So each node runs its own copy of /usr/sbin/haproxy named after it ($LAB_DIR/hapA,
@@ -38,10 +40,11 @@
 #   failed  the number of failed requests.
 #
 # Usage: bench/pair/run.sh BUILD_DIR [-m]      (root; traffic stays inside the lab)
-# Variants (not in the default list): tandemw (track_proxy with weight -20: the master lowers
-# its priority instead of leaving, and tandem-vrrp's backup preempts at once), tandemb (also
-# HAProxy's backend "be" through its stats socket: a node takes the address only when its
-# HAProxy has a server UP).
+# Variants (not in the default list): tandemf (tandem, but track_proxy without a weight: a
+# failed proxy puts the master in FAULT and it sends a priority-0 advert; the backup then waits
+# its skew time, 0.61 s at 1 s), tandemh (tandem-vrrp as in tandem in front of Debian's HAProxy),
+# tandemb (tandemh, also watching HAProxy's backend "be" through its stats socket: a node takes
+# the address only when its HAProxy has a server UP).
 # Environment: ROUNDS=N (default 3); QUICK=1 (one round, 0.1 s and 0.02 s only, about 1 min);
 # SETUPS="classic:2:1 classic:3:0.1 tandem:2:1 tandem:3:0.1 tandem:3:0.02" (set-up:version:
 # interval); FAULTS="proxy node stop"; FAILBACK=1; SETTLE_MAX=10; REQ_INTERVAL=0.005; REQ_TIMEOUT=0.5.
@@ -113,14 +116,22 @@ web_up() { lab_exec h5 curl -fsS -m 1 -o /dev/null "http://$(lab_ip4 "$1")/ok.tx
 lab_wait_for "web server h3" 10 web_up 3
 lab_wait_for "web server h4" 10 web_up 4
 
-# --- HAProxy on h1 (hapA) and h2 (hapB) ------------------------------------------------------
-declare -A HAP_PID NAME=([1]=A [2]=B)
+# --- the proxies on h1 and h2 ---------------------------------------------------------------
+# HAProxy runs as hapA/hapB, tandem-lb as lbA/lbB (copies: a build running beside the
+# benchmark must not replace the binary mid-run). Each set-up starts the kind it needs.
+declare -A PROXY_PID NAME=([1]=A [2]=B)
+PROXY_KIND=""
+[[ -x $src_bin/tandem-lb ]] || lab_fail "no $src_bin/tandem-lb: build first"
+cp "$src_bin/tandem-lb" "$LAB_DIR/tandem-lb"
 for n in 1 2; do
   cp /usr/sbin/haproxy "$LAB_DIR/hap${NAME[$n]}"
-  cat >"$LAB_DIR/hap${NAME[$n]}.cfg" <<CFG
+  cp "$src_bin/tandem-lb" "$LAB_DIR/lb${NAME[$n]}"
+  for kind in hap lb; do
+    # tandem-lb does not serve a stats socket yet: only HAProxy's file has one.
+    cat >"$LAB_DIR/$kind${NAME[$n]}.cfg" <<CFG
 global
     maxconn 4000
-    stats socket $LAB_DIR/hap${NAME[$n]}.sock mode 600 level admin
+$([[ $kind == hap ]] && echo "    stats socket $LAB_DIR/hap${NAME[$n]}.sock mode 600 level admin")
 defaults
     mode http
     option http-server-close
@@ -137,19 +148,35 @@ backend be
     server w1 $(lab_ip4 3):80 check inter 1s
     server w2 $(lab_ip4 4):80 check inter 1s
 CFG
+  done
 done
-# start_hap N: HAProxy in the foreground; its pid file written (atomically) by us, as a
-# service manager would.
-start_hap() {
-  local n=$1 name=hap${NAME[$1]}
+# proxy_name N: the proxy binary's name on node N for the current kind (hapA, lbB, ...).
+proxy_name() { echo "$PROXY_KIND${NAME[$1]}"; }
+# start_proxy N: the node's proxy in the foreground; its pid file written (atomically) by us,
+# as a service manager would.
+start_proxy() {
+  local n=$1 name
+  name=$(proxy_name "$1")
   lab_spawn "h$n" "$LAB_DIR/$name" -db -f "$LAB_DIR/$name.cfg"
-  HAP_PID[$n]=$LAB_PID
-  echo "$LAB_PID" >"$LAB_DIR/$name.pid.tmp" && mv "$LAB_DIR/$name.pid.tmp" "$LAB_DIR/$name.pid"
-  lab_wait_for "$name listening" 10 hap_up "$n"
+  PROXY_PID[$n]=$LAB_PID
+  echo "$LAB_PID" >"$LAB_DIR/proxy$n.pid.tmp" && mv "$LAB_DIR/proxy$n.pid.tmp" "$LAB_DIR/proxy$n.pid"
+  lab_wait_for "$name listening" 10 proxy_up "$n"
 }
-hap_up() { lab_exec "h$1" curl -fsS -m 1 -o /dev/null "http://127.0.0.1/ok.txt"; }
-start_hap 1
-start_hap 2
+proxy_up() { lab_exec "h$1" curl -fsS -m 1 -o /dev/null "http://127.0.0.1/ok.txt"; }
+# use_proxies KIND: both nodes run KIND (hap or lb), restarting them when the kind changes.
+use_proxies() {
+  [[ $1 == "$PROXY_KIND" ]] && return 0
+  local n
+  for n in 1 2; do
+    if [[ -n ${PROXY_PID[$n]:-} ]]; then
+      kill -TERM "${PROXY_PID[$n]}" 2>/dev/null || true
+      lab_wait_for "node $n's proxy gone" 10 exited "${PROXY_PID[$n]}"
+    fi
+  done
+  PROXY_KIND=$1
+  start_proxy 1
+  start_proxy 2
+}
 
 # --- VRRP daemons -----------------------------------------------------------------------------
 SETUP="" VERSION="" INTERVAL=""
@@ -158,7 +185,8 @@ RUN=0
 
 # write_conf N: node N's keepalived.conf for the current set-up.
 write_conf() {
-  local n=$1 peer=$((3 - $1)) name=hap${NAME[$1]} before="" track=""
+  local n=$1 peer=$((3 - $1)) name before="" track=""
+  name=$(proxy_name "$1")
   if [[ $SETUP == classic ]]; then
     before="vrrp_script chk_haproxy {
     script \"/usr/bin/killall -0 $name\"
@@ -170,17 +198,17 @@ write_conf() {
         chk_haproxy
     }"
   else
-    # tandemb: also HAProxy's backend through its stats socket; tandemw: weight -20, so a
-    # master whose proxy fails lowers its priority instead of leaving (FAULT).
+    # tandemb: also HAProxy's backend through its stats socket; tandemf: no weight, so a
+    # master whose proxy fails leaves (FAULT) instead of lowering its priority.
     before="track_proxy lb {
-    pidfile $LAB_DIR/$name.pid
+    pidfile $LAB_DIR/proxy$n.pid
     listen 127.0.0.1:80
 $(if [[ $SETUP == tandemb ]]; then printf '    stats_socket %s\n    backend be' "$LAB_DIR/$name.sock"; fi)
     interval 0.1
     timeout 0.1
 }"
     track="    track_proxy {
-        lb$(if [[ $SETUP == tandemw ]]; then echo " weight -20"; fi)
+        lb$(if [[ $SETUP != tandemf ]]; then echo " weight -50"; fi)
     }"
   fi
   cat >"$LAB_DIR/$SETUP-node$n.conf" <<CONF
@@ -238,7 +266,7 @@ has_vip() {
 # Steady: A master with the address, B backup without it, both proxies answering.
 steady() {
   has_vip 1 && ! has_vip 2 && [[ $(last_state 1) == MASTER && $(last_state 2) == BACKUP ]] &&
-    hap_up 1 && hap_up 2
+    proxy_up 1 && proxy_up 2
 }
 wait_steady() {
   lab_wait_for "A master, B backup ($SETUP v$VERSION $INTERVAL s)" 30 steady
@@ -295,7 +323,7 @@ round() {
   client_start "$key" "$r"
   t=$(now)
   case $fault in
-    proxy) kill -KILL "${HAP_PID[1]}" ;;
+    proxy) kill -KILL "${PROXY_PID[1]}" ;;
     node) lab_link_down h1 ;;
     stop) kill -TERM "${VR_PID[1]}" ;;
   esac
@@ -307,7 +335,7 @@ round() {
   [[ $FAILBACK == 1 ]] && client_start "$key-back" "$r"
   t=$(now)
   case $fault in
-    proxy) start_hap 1 ;;
+    proxy) start_proxy 1 ;;
     node) lab_link_up h1 ;;
     stop) start_vrrp 1 ;;
   esac
@@ -320,6 +348,11 @@ round() {
 
 for s in $SETUPS; do
   IFS=: read -r SETUP VERSION INTERVAL <<<"$s"
+  case $SETUP in
+    classic | tandemh | tandemb) use_proxies hap ;;
+    tandem | tandemf) use_proxies lb ;;
+    *) lab_fail "unknown set-up $SETUP (classic, tandem, tandemf, tandemh, tandemb)" ;;
+  esac
   write_conf 1
   write_conf 2
   start_vrrp 1
@@ -359,10 +392,12 @@ for key in "${ORDER[@]}"; do
   fl=$(echo "${FAIL[$key]}" | xargs | sed 's/ /, /g')
   echo "$setup v$version ${interval}s $fault: outage median ${med} ms, max ${mx} ms; failed requests per round: $fl${NOTE[$key]:+ (NOTE:${NOTE[$key]})}"
   case $setup in
-    classic) who="keepalived + \`killall -0\` script" ;;
-    tandemw) who="tandem-vrrp + track_proxy weight -20" ;;
-    tandemb) who="tandem-vrrp + track_proxy with backend check" ;;
-    *) who="tandem-vrrp + track_proxy" ;;
+    classic) who="HAProxy + keepalived + \`killall -0\` script" ;;
+    tandem) who="tandem-lb + tandem-vrrp, track_proxy weight -50" ;;
+    tandemf) who="tandem-lb + tandem-vrrp, track_proxy without weight (FAULT)" ;;
+    tandemh) who="HAProxy + tandem-vrrp, track_proxy weight -50" ;;
+    tandemb) who="HAProxy + tandem-vrrp, track_proxy weight -50 with backend check" ;;
+    *) who=$setup ;;
   esac
   rows+=("| $who | v$version, $interval s | $(fault_name "$fault") | $med | $mx | $fl | ${NOTE[$key]:-} |")
 done
