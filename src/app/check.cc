@@ -91,6 +91,67 @@ void check_binds(const vrrp::Config& v, const lb::Config& l, const std::string& 
   (void)bound_to_vip;
 }
 
+// track_proxy watches the local proxy: what it probes must be what haproxy.cfg serves, or
+// the proxy is "failed" from the start and the node never becomes master.
+void check_track_proxy(const vrrp::Config& v, const lb::Config& l, core::Diagnostics& d) {
+  auto is_loopback = [](const std::string& host) {
+    return host.rfind("127.", 0) == 0 || host == "::1";
+  };
+  for (const auto& t : v.track_proxies) {
+    for (const auto& listen : t.listens) {
+      const std::string host = listen.address.to_string();
+      bool served = false;
+      for (const auto& p : l.proxies)
+        for (const auto& b : p.binds) {
+          const auto& a = b.address;
+          if (a.kind != lb::Address::Kind::kIpv4 && a.kind != lb::Address::Kind::kIpv6) continue;
+          if (listen.port < a.port_first || listen.port > a.port_last) continue;
+          // A wildcard bind of the listen's family also accepts on loopback and on the VIPs.
+          const bool same_family = (a.kind == lb::Address::Kind::kIpv6) == listen.address.is_v6();
+          if (a.host == host || (a.wildcard && (same_family || a.kind == lb::Address::Kind::kIpv6)))
+            served = true;
+        }
+      if (!served)
+        d.error(listen.where,
+                fmt::format("track_proxy {} probes {}:{}, which no frontend of the proxy's "
+                            "configuration binds: the proxy would count as failed at all times",
+                            t.name, host, listen.port),
+                is_loopback(host) ? "probe a port a frontend binds with *, or bind it on loopback"
+                                  : "probe an address and port that a frontend binds");
+    }
+    for (const auto& be : t.backends) {
+      bool found = false;
+      for (const auto& p : l.proxies)
+        if (p.name == be &&
+            (p.kind == lb::Proxy::Kind::kBackend || p.kind == lb::Proxy::Kind::kListen))
+          found = true;
+      if (!found)
+        d.error(t.where,
+                fmt::format("track_proxy {} watches backend {}, which the proxy's "
+                            "configuration does not have",
+                            t.name, be),
+                "name a backend or listen section of haproxy.cfg");
+    }
+    if (t.stats_socket) {
+      bool found = false;
+      for (const auto& s : l.global.stats_sockets)
+        if (s.address.kind == lb::Address::Kind::kUnix && s.address.host == *t.stats_socket)
+          found = true;
+      if (!found)
+        d.error(t.where,
+                fmt::format("track_proxy {} asks the stats socket {}, which the proxy's "
+                            "configuration does not open",
+                            t.name, *t.stats_socket),
+                "add `stats socket " + *t.stats_socket + "` to its global section");
+    }
+    if (t.pidfile && !l.global.pidfile.empty() && *t.pidfile != l.global.pidfile)
+      d.warning(t.where,
+                fmt::format("track_proxy {} reads the pid file {}, but the proxy writes {}", t.name,
+                            *t.pidfile, l.global.pidfile),
+                "name the same file in both (or the service manager's pid file in both)");
+  }
+}
+
 const Instance* find_vrid(const vrrp::Config& c, const Instance& like) {
   for (const auto& i : c.instances)
     if (i.vrid == like.vrid && i.family == like.family) return &i;
@@ -175,7 +236,10 @@ core::Diagnostics check_node(const CheckOptions& o) {
     core::Diagnostics ld;
     auto l = lb::load_config(o.lb_configs, ld);
     d.append(ld);
-    if (!ld.has_errors()) check_binds(v, l, o.sysctl_root, d);
+    if (!ld.has_errors()) {
+      check_binds(v, l, o.sysctl_root, d);
+      check_track_proxy(v, l, d);
+    }
   }
   if (o.peer_vrrp) {
     core::Diagnostics pd;

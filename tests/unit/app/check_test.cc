@@ -102,5 +102,41 @@ TEST_F(CheckTest, MissingScriptsAreErrors) {
   EXPECT_NE(d.to_string().find("nope.sh: no such file"), std::string::npos) << d.to_string();
 }
 
+TEST_F(CheckTest, TrackProxyMustProbeWhatTheProxyServes) {
+  const std::string track =
+      "track_proxy lb {\n    pidfile /run/other.pid\n    listen 127.0.0.1:8080\n"
+      "    stats_socket /run/lb.sock\n    backend web\n}\n";
+  auto o = options(write("a.conf", track + node("198.18.0.1", "198.18.0.2", 101,
+                                                "    track_proxy {\n        lb\n    }\n")));
+  o.lb_configs = {write("h.cfg",
+                        "global\n    pidfile /run/lb.pid\nfrontend fe\n    mode http\n"
+                        "    bind *:80\n    default_backend be\nbackend be\n    mode http\n"
+                        "    server s1 198.18.1.1:80\n")};
+  auto d = check_node(o);
+  const std::string text = d.to_string();
+  EXPECT_NE(text.find("a.conf:3:12: error: track_proxy lb probes 127.0.0.1:8080, which no "
+                      "frontend"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("watches backend web, which the proxy's configuration does not have"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("asks the stats socket /run/lb.sock, which the proxy's configuration does "
+                      "not open"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("reads the pid file /run/other.pid, but the proxy writes /run/lb.pid"),
+            std::string::npos)
+      << text;
+
+  // The same watch over a configuration that serves it: nothing to say about track_proxy.
+  o.lb_configs = {write("h2.cfg",
+                        "global\n    pidfile /run/other.pid\n    stats socket /run/lb.sock\n"
+                        "frontend fe\n    mode http\n    bind *:8080\n    default_backend web\n"
+                        "backend web\n    mode http\n    server s1 198.18.1.1:80\n")};
+  d = check_node(o);
+  EXPECT_EQ(d.to_string().find("track_proxy"), std::string::npos) << d.to_string();
+}
+
 }  // namespace
 }  // namespace tandem::app
