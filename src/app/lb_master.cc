@@ -1,0 +1,1 @@
+#include "app/lb_master.h"
