@@ -1,0 +1,846 @@
+// tandem-lb against Debian's haproxy 2.6: each config under configs/ runs under both, in
+// front of the same kind of fake upstreams, and the same scripted requests go to each. The
+// test compares what a client and the upstreams observe.
+//
+// Both programs run with `nbthread 1` (in every config): tandem-lb keeps balancer state per
+// thread, so with several threads the round-robin order seen by one client depends on which
+// thread the kernel hands each connection; haproxy shares it. One thread keeps the server
+// sequences comparable.
+//
+// Normalizations, each because the difference is not one a client or a server can rely on:
+//  N1 header names are compared in lower case: haproxy 2.6 lowercases every header name it
+//     forwards (its internal HTX form); tandem-lb keeps the case it received. RFC 9110 5.1:
+//     names are case-insensitive.
+//  N2 the `Connection` header the upstream receives is dropped: haproxy keeps server
+//     connections alive silently, tandem-lb may say "close" where it does not reuse one;
+//     either way the upstream gets one request per exchange here.
+//     For the same reason the Content-Length of an upstream's answer (the length of the
+//     head it echoes) is not compared; the echoed head itself is.
+//  N3 the reason phrase is not compared for answers made by the upstream (both pass it on)
+//     and compared for the proxies' own answers.
+//  N4 response header lines are compared sorted by name, keeping the order of the lines of
+//     one name: haproxy 2.6 sends its own error pages with Connection before Content-Type
+//     when the mux answers (408) and after it otherwise; RFC 9110 5.3 gives the order of
+//     different names no meaning.
+//  N5 `Connection: close` on a 503 made by the proxy is not compared: haproxy 2.6 keeps the
+//     client connection after "no server is available", tandem-lb closes it (allowed either
+//     way; a difference noted in the report of this suite).
+//  N6 weighted round robin is compared per cycle (how many requests each server gets in
+//     each cycle of total-weight requests), not request by request: haproxy interleaves
+//     3:1:2 as s1 s3 s1 s2 s1 s3 and static-rr 2:1 as s1 s1 s2, tandem-lb's smooth
+//     weighted order gives s1 s3 s1 s2 s3 s1 and s1 s2 s1. The exact orders are kept in
+//     the DISABLED_differential_order cases. Equal weights are compared in order.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "lb/http1.h"
+
+#ifndef TANDEM_LB_BINARY
+#error "TANDEM_LB_BINARY must name the tandem-lb executable"
+#endif
+#ifndef TANDEM_DIFF_CONFIGS
+#error "TANDEM_DIFF_CONFIGS must name the configs directory"
+#endif
+
+extern char** environ;
+
+namespace tandem::lb::differential {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kHaproxy = "/usr/sbin/haproxy";
+
+// ---- sockets ----
+
+void set_timeouts(int fd, std::chrono::milliseconds t) {
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// A connection to 127.0.0.1:port from `src` (any 127/8 address works on loopback).
+int connect_from(const std::string& src, uint16_t port, std::chrono::milliseconds t = 3000ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  set_timeouts(fd, t);
+  sockaddr_in s{};
+  s.sin_family = AF_INET;
+  ::inet_pton(AF_INET, src.c_str(), &s.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// A port nothing listens on now (bound, then closed): for the proxies' listeners and for
+// servers that are down.
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// ---- fake upstreams ----
+
+enum class Kind : uint8_t {
+  kEcho,  // answers every request (and every health check) with 200
+  kDown,  // nothing listens on its port
+  kSick,  // answers 503 to GET /health, 200 to the rest
+};
+
+// An HTTP server on 127.0.0.1 that answers with its name in X-Server and, as its body, the
+// request head exactly as it received it. GET /status/NNN answers NNN; GET /slow waits.
+class EchoServer {
+ public:
+  EchoServer(std::string name, Kind kind) : name_(std::move(name)), kind_(kind) {
+    if (kind_ == Kind::kDown) {
+      port_ = free_port();
+      return;
+    }
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 128);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~EchoServer() {
+    if (fd_ < 0) return;
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(fd_);
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      for (int c : fds_) ::shutdown(c, SHUT_RDWR);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+    for (int c : fds_) ::close(c);
+  }
+  uint16_t port() const { return port_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      set_timeouts(c, 5000ms);
+      std::lock_guard lock(mu_);
+      fds_.push_back(c);
+      threads_.emplace_back([this, c] { serve(c); });
+    }
+  }
+
+  void serve(int fd) {
+    http1::Parser parser(http1::Mode::kRequest);
+    std::string carry, raw_head;
+    bool in_head = true;
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      carry.append(buf, static_cast<size_t>(n));
+      while (!carry.empty()) {
+        http1::Progress pr = parser.feed(carry);
+        if (in_head) raw_head.append(carry, 0, pr.consumed);
+        if (pr.head_complete) {
+          // The head ends at the first empty line; what came after it is body.
+          size_t end = raw_head.find("\r\n\r\n");
+          if (end != std::string::npos) raw_head.resize(end + 4);
+          in_head = false;
+        }
+        carry.erase(0, pr.consumed);
+        if (pr.failed()) return;
+        if (pr.message_complete) {
+          if (!send_all(fd, answer(parser.head(), raw_head))) return;
+          if (!parser.head().keep_alive) return;
+          raw_head.clear();
+          in_head = true;
+          continue;
+        }
+        if (pr.consumed == 0) break;
+      }
+    }
+  }
+
+  std::string answer(const http1::Head& head, const std::string& raw_head) {
+    int status = 200;
+    if (head.target == "/health") {
+      status = kind_ == Kind::kSick ? 503 : 200;
+    } else if (head.target.rfind("/status/", 0) == 0) {
+      status = std::atoi(head.target.c_str() + 8);
+    } else if (head.target.rfind("/slow", 0) == 0 || head.target.rfind("/first/slow", 0) == 0) {
+      std::this_thread::sleep_for(400ms);  // holds a server connection on purpose
+    }
+    std::string body = head.target == "/health" ? "" : raw_head;
+    return "HTTP/1.1 " + std::to_string(status) +
+           " Upstream Says\r\nContent-Type: text/plain\r\nServer: fake/1.0\r\n"
+           "X-Upstream-Secret: s3cr3t\r\nX-Server: " +
+           name_ + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+
+  std::string name_;
+  Kind kind_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+  std::vector<int> fds_;
+};
+
+// ---- the programs under test ----
+
+// A child process with its output in a file; killed by pid (never by name) when done.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+        std::string log_path)
+      : log_path_(std::move(log_path)) {
+    // Everything the child needs is prepared before fork(): after it, only async-signal-safe
+    // calls (the test runs threads).
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      std::string key(kv.substr(0, kv.find('=')));
+      if (env.count(key) == 0) env_strings.emplace_back(kv);
+    }
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (auto& e : env_strings) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    int out = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Dies with the test process, however that one ends.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      int devnull = ::open("/dev/null", O_RDONLY);
+      ::dup2(devnull, 0);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execve(cargv[0], cargv.data(), cenv.data());
+      ::_exit(127);
+    }
+    ::close(out);
+  }
+  ~Child() { stop(); }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // SIGTERM, then SIGKILL after a second; returns the wait status (or -1 if none).
+  int stop() {
+    if (pid_ <= 0) return status_;
+    ::kill(pid_, SIGTERM);
+    auto deadline = Clock::now() + 1s;
+    for (;;) {
+      int st = 0;
+      pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        status_ = st;
+        break;
+      }
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &st, 0);
+        status_ = st;
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    pid_ = -1;
+    return status_;
+  }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      status_ = st;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  std::string output() const {
+    std::ifstream f(log_path_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Runs a command to its end (bounded), returns its exit code and output.
+int run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                const std::string& log_path, std::string& output) {
+  Child c(argv, env, log_path);
+  auto deadline = Clock::now() + 10s;
+  while (c.running() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  int st = c.stop();
+  output = c.output();
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// ---- what a client observes ----
+
+struct Answer {
+  int status = 0;
+  std::string reason;
+  http1::Headers headers;
+  std::string body;
+  bool complete = false;
+  std::string server;  // X-Server, when an upstream answered
+};
+
+Answer read_answer(int fd, std::string_view method) {
+  http1::Parser p(http1::Mode::kResponse);
+  p.expect_response_to(method);
+  Answer a;
+  std::string carry;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      auto pr = p.finish();
+      for (auto piece : pr.body) a.body.append(piece);
+      a.complete = pr.message_complete;
+      break;
+    }
+    carry.append(buf, static_cast<size_t>(n));
+    auto pr = p.feed(carry);
+    for (auto piece : pr.body) a.body.append(piece);
+    if (pr.head_complete) {
+      a.status = p.head().status;
+      a.reason = p.head().reason;
+      a.headers = p.head().headers;
+    }
+    carry.erase(0, pr.consumed);
+    if (pr.failed()) break;
+    if (pr.message_complete) {
+      if (p.head().interim()) continue;
+      a.complete = true;
+      break;
+    }
+  }
+  if (const auto* h = http1::find_header(a.headers, "X-Server")) a.server = h->value;
+  return a;
+}
+
+// The request head an upstream echoed, normalized (N1, N2): one line per header.
+std::string normalize_echoed_head(const std::string& raw) {
+  std::istringstream in(raw);
+  std::string line, out;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) break;
+    if (first) {
+      out += "  upstream got: " + line + "\n";
+      first = false;
+      continue;
+    }
+    size_t colon = line.find(':');
+    std::string name = lower(line.substr(0, colon));
+    std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    if (name == "connection") continue;  // N2
+    out += "  upstream hdr: " + name + ": " + value + "\n";
+  }
+  return out;
+}
+
+// Everything compared for one answer, as text (readable in a failure message).
+std::string describe(const Answer& a) {
+  std::string s = "status " + std::to_string(a.status);
+  if (!a.complete) s += " (incomplete)";
+  if (a.server.empty()) s += " " + a.reason;  // N3
+  s += "\n";
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& h : a.headers) {
+    std::string name = lower(h.name);  // N1
+    std::string value = h.value;
+    if (!a.server.empty() && name == "content-length") value = "(length of the echo)";  // N2
+    if (a.server.empty() && a.status == 503 && name == "connection") continue;          // N5
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  // N4: one name's lines keep their order; different names may come in any order.
+  std::stable_sort(headers.begin(), headers.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [name, value] : headers) s += "  resp hdr: " + name + ": " + value + "\n";
+  if (!a.server.empty()) {
+    s += normalize_echoed_head(a.body);
+  } else {
+    s += "  body: " + a.body + "\n";
+  }
+  return s;
+}
+
+// Servers per cycle of `cycle` answers: "s1=3 s2=1 s3=2 | ..." (the weights' proportions).
+std::string per_cycle(const std::vector<std::string>& seq, size_t cycle) {
+  std::string out;
+  for (size_t at = 0; at < seq.size(); at += cycle) {
+    std::map<std::string, int> n;
+    for (size_t i = at; i < std::min(seq.size(), at + cycle); ++i) ++n[seq[i]];
+    if (!out.empty()) out += "| ";
+    for (const auto& [name, count] : n) out += name + "=" + std::to_string(count) + " ";
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& seq) {
+  std::string out;
+  for (const auto& s : seq) out += s + " ";
+  return out;
+}
+
+// ---- scenarios ----
+
+struct Record {
+  std::vector<std::pair<std::string, std::string>> entries;
+  void add(std::string label, std::string what) {
+    entries.emplace_back(std::move(label), std::move(what));
+  }
+};
+
+// What a scenario's script may do, against whichever program runs the config.
+class Client {
+ public:
+  Client(std::map<std::string, uint16_t> ports, Record& record)
+      : ports_(std::move(ports)), record_(record) {}
+  uint16_t port(const std::string& var = "FE_PORT") const { return ports_.at(var); }
+
+  // One request on a fresh connection; the answer is recorded under `label`.
+  Answer request(const std::string& label, const std::string& raw,
+                 const std::string& src = "127.0.0.1", const std::string& var = "FE_PORT") {
+    Answer a = exchange(raw, src, var);
+    record_.add(label, describe(a));
+    return a;
+  }
+  // The same without recording (for sequences recorded as a whole).
+  Answer exchange(const std::string& raw, const std::string& src = "127.0.0.1",
+                  const std::string& var = "FE_PORT") {
+    int fd = connect_from(src, port(var));
+    if (fd < 0) return {};
+    send_all(fd, raw);
+    Answer a = read_answer(fd, raw.substr(0, raw.find(' ')));
+    ::close(fd);
+    return a;
+  }
+  void note(const std::string& label, const std::string& what) { record_.add(label, what); }
+
+ private:
+  std::map<std::string, uint16_t> ports_;
+  Record& record_;
+};
+
+std::string get(const std::string& path, const std::string& extra = "",
+                const std::string& host = "example.test") {
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n";
+}
+
+struct Scenario {
+  std::string config;                                 // file name under configs/
+  std::vector<std::pair<std::string, Kind>> servers;  // s1, s2, ... → S1_PORT, S2_PORT, ...
+  bool second_frontend = false;                       // FE2_PORT
+  std::chrono::milliseconds settle{0};                // wait after start-up (health checks)
+  bool needs_rules = false;                           // uses http-request/http-response rules
+  std::function<void(Client&)> script;
+};
+
+std::string config_file(const std::string& key) {
+  return key.substr(0, key.find('#'));
+}
+
+std::vector<std::pair<std::string, Kind>> echo_servers(int n) {
+  std::vector<std::pair<std::string, Kind>> v;
+  for (int i = 1; i <= n; ++i) v.emplace_back("s" + std::to_string(i), Kind::kEcho);
+  return v;
+}
+
+std::vector<Scenario> scenarios() {
+  std::vector<Scenario> v;
+  v.push_back({"01-routing.cfg", echo_servers(6), false, 0ms, false, [](Client& c) {
+                 c.request("api read", get("/api/items"));
+                 c.request("api write",
+                           "POST /api/items HTTP/1.1\r\nHost: example.test\r\n"
+                           "Content-Length: 2\r\n\r\nhi");
+                 c.request("api delete", "DELETE /api/items/1 HTTP/1.1\r\nHost: e\r\n\r\n");
+                 c.request("api without slash", get("/api"));
+                 c.request("static", get("/site.css"));
+                 c.request("static from 127.0.0.2", get("/site.css"), "127.0.0.2");
+                 c.request("other from 127.0.0.2", get("/x"), "127.0.0.2");
+                 c.request("admin host", get("/api/items", "", "admin.example.test"));
+                 c.request("admin host upper case", get("/", "", "ADMIN.Example.Test"));
+                 c.request("tenant header", get("/t", "X-Tenant: blue\r\n"));
+                 c.request("tenant header other", get("/t", "X-Tenant: bluer\r\n"));
+                 c.request("default", get("/index.html?q=1"));
+                 c.request("http 1.0", "GET /old HTTP/1.0\r\n\r\n");
+               }});
+  v.push_back({"02-request-headers.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+                 c.request("plain", get("/"));
+                 c.request("debug removed", get("/", "X-Debug: 1\r\nX-Keep: k\r\nX-Debug: 2\r\n"));
+                 c.request("proto replaced", get("/", "X-Forwarded-Proto: https\r\n"));
+                 c.request("via added after existing", get("/", "X-Via: client\r\n"));
+                 c.request("admin", get("/", "", "admin.example.test"));
+                 c.request("internal kept", get("/", "X-Internal: 1\r\n"));
+                 c.request("internal dropped", get("/", "X-Internal: 1\r\n"), "127.0.0.2");
+               }});
+  v.push_back({"03-deny-redirect-return.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+                 c.request("allowed", get("/ok"));
+                 c.request("denied 429", get("/ok"), "127.0.0.2");
+                 c.request("denied 403", get("/private/x"));
+                 c.request("redirect location", get("/old"));
+                 c.request("redirect prefix", get("/v1/items?x=1"));
+                 c.request("redirect scheme", get("/p?q", "", "secure.example.test"));
+                 c.request("return 200", get("/healthz"));
+                 c.request("return 404", get("/gone/x"));
+                 c.request("head of a return", "HEAD /healthz HTTP/1.1\r\nHost: e\r\n\r\n");
+               }});
+  v.push_back({"04-response-headers.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+                 c.request("200", get("/"));
+                 c.request("500", get("/status/500"));
+                 c.request("404", get("/status/404"));
+               }});
+  // N6: weighted sequences per cycle here, in order in the "#order" variants.
+  auto roundrobin = [](bool exact) {
+    return [exact](Client& c) {
+      std::vector<std::string> weighted, equal;
+      for (int i = 0; i < 12; ++i) weighted.push_back(c.exchange(get("/")).server);
+      for (int i = 0; i < 9; ++i) equal.push_back(c.exchange(get("/equal")).server);
+      c.note("weighted 3:1:2", exact ? joined(weighted) : per_cycle(weighted, 6));
+      c.note("equal weights in order", joined(equal));
+    };
+  };
+  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, false, roundrobin(false)});
+  v.push_back(
+      {"05-roundrobin-weights.cfg#order", echo_servers(6), false, 0ms, false, roundrobin(true)});
+  auto static_rr = [](bool exact) {
+    return [exact](Client& c) {
+      std::vector<std::string> seq;
+      for (int i = 0; i < 9; ++i) seq.push_back(c.exchange(get("/")).server);
+      c.note("static-rr 2:1", exact ? joined(seq) : per_cycle(seq, 3));
+      if (exact) return;
+      std::string first;
+      for (int i = 0; i < 4; ++i) first += c.exchange(get("/first")).server + " ";
+      c.note("first, one at a time", first);
+      // Three at once, each held 400 ms by the upstream: s3 takes two (its maxconn), the
+      // third goes to s4.
+      std::vector<std::string> got(3);
+      std::vector<std::thread> ts;
+      for (int i = 0; i < 3; ++i) {
+        ts.emplace_back([&c, &got, i] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(30 * i));
+          got[static_cast<size_t>(i)] = c.exchange(get("/first/slow")).server;
+        });
+      }
+      for (auto& t : ts) t.join();
+      std::sort(got.begin(), got.end());
+      c.note("first, three at once", joined(got));
+    };
+  };
+  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, false, static_rr(false)});
+  v.push_back(
+      {"06-static-rr-first.cfg#order", echo_servers(4), false, 0ms, false, static_rr(true)});
+  v.push_back({"07-hashing.cfg", echo_servers(6), false, 0ms, false, [](Client& c) {
+                 std::string by_src, by_uri;
+                 for (int round = 0; round < 2; ++round) {
+                   for (int i = 1; i <= 8; ++i) {
+                     std::string src = "127.0.0." + std::to_string(i);
+                     by_src += src + "->" + c.exchange(get("/s"), src).server + " ";
+                   }
+                   for (const char* u : {"/uri/a", "/uri/b", "/uri/c", "/uri/d", "/uri/e", "/uri/f",
+                                         "/uri/g", "/uri/h"}) {
+                     by_uri += std::string(u) + "->" + c.exchange(get(u)).server + " ";
+                   }
+                   by_src += "\n";
+                   by_uri += "\n";
+                 }
+                 c.note("source hash", by_src);
+                 c.note("uri hash", by_uri);
+               }});
+  v.push_back({"08-health-checks.cfg",
+               {{"s1", Kind::kEcho},
+                {"s2", Kind::kDown},
+                {"s3", Kind::kSick},
+                {"s4", Kind::kDown},
+                {"s5", Kind::kSick}},
+               false,
+               800ms,
+               false,
+               [](Client& c) {
+                 std::string seq;
+                 for (int i = 0; i < 6; ++i) seq += c.exchange(get("/")).server + " ";
+                 c.note("one server up", seq);
+                 c.request("all down", get("/down"));
+               }});
+  v.push_back({"09-limits.cfg", echo_servers(1), true, 0ms, false, [](Client& c) {
+                 // A head that never ends: 408 after `timeout http-request` (300 ms).
+                 int fd = connect_from("127.0.0.1", c.port());
+                 auto t0 = Clock::now();
+                 send_all(fd, "GET / HTTP/1.1\r\nHost: example.test\r\n");
+                 Answer a = read_answer(fd, "GET");
+                 auto took = Clock::now() - t0;
+                 ::close(fd);
+                 c.note("slow head", describe(a));
+                 c.note("slow head timing", took >= 280ms && took < 1500ms ? "in time" : "off");
+                 // maxconn 1: a second client waits while the first holds its connection.
+                 int first = connect_from("127.0.0.1", c.port("FE2_PORT"));
+                 send_all(first, get("/one"));
+                 Answer one = read_answer(first, "GET");
+                 int second = connect_from("127.0.0.1", c.port("FE2_PORT"));
+                 send_all(second, get("/two"));
+                 pollfd p{second, POLLIN, 0};
+                 int ready = ::poll(&p, 1, 300);
+                 ::close(first);
+                 Answer two = read_answer(second, "GET");
+                 ::close(second);
+                 c.note("maxconn first", describe(one));
+                 c.note("maxconn second waited", ready == 0 ? "waited" : "answered at once");
+                 c.note("maxconn second", describe(two));
+               }});
+  v.push_back({"10-forwardfor.cfg", echo_servers(5), false, 0ms, false, [](Client& c) {
+                 for (const char* src : {"127.0.0.1", "127.0.0.2"}) {
+                   std::string s(src);
+                   c.request("plain from " + s, get("/"), s);
+                   c.request("plain with XFF from " + s, get("/", "X-Forwarded-For: 10.1.1.1\r\n"),
+                             s);
+                   c.request("except from " + s, get("/except"), s);
+                   c.request("if-none from " + s, get("/ifnone"), s);
+                   c.request("if-none with XFF from " + s,
+                             get("/ifnone", "X-Forwarded-For: 10.1.1.1\r\n"), s);
+                   c.request("header from " + s, get("/header"), s);
+                   c.request("none from " + s, get("/none"), s);
+                 }
+               }});
+  return v;
+}
+
+// ---- running one program ----
+
+struct Program {
+  std::string name;
+  std::string binary;
+};
+
+class Differential : public ::testing::TestWithParam<std::string> {
+ protected:
+  static const Scenario& scenario(const std::string& config) {
+    static const std::vector<Scenario> all = scenarios();
+    for (const auto& s : all) {
+      if (s.config == config) return s;
+    }
+    throw std::runtime_error("no scenario for " + config);
+  }
+
+  // Starts fresh upstreams and the program on fresh ports, runs the script, stops all.
+  void run(const Program& prog, const Scenario& sc, Record& record) {
+    std::vector<std::unique_ptr<EchoServer>> servers;
+    std::map<std::string, uint16_t> ports;
+    std::map<std::string, std::string> env;
+    for (size_t i = 0; i < sc.servers.size(); ++i) {
+      servers.push_back(std::make_unique<EchoServer>(sc.servers[i].first, sc.servers[i].second));
+      ports["S" + std::to_string(i + 1) + "_PORT"] = servers.back()->port();
+    }
+    ports["FE_PORT"] = free_port();
+    if (sc.second_frontend) ports["FE2_PORT"] = free_port();
+    for (const auto& [k, p] : ports) env[k] = std::to_string(p);
+    const std::string cfg = std::string(TANDEM_DIFF_CONFIGS) + "/" + config_file(sc.config);
+
+    std::string out;
+    int rc = run_command({prog.binary, "-c", "-f", cfg}, env, log_path(prog, "check"), out);
+    ASSERT_EQ(rc, 0) << prog.name << " -c " << sc.config << ":\n" << out;
+
+    Child child({prog.binary, "-db", "-f", cfg}, env, log_path(prog, "run"));
+    // Ready when the (last) frontend accepts.
+    bool ready = false;
+    for (auto deadline = Clock::now() + 5s; !ready && Clock::now() < deadline;) {
+      ready = true;
+      for (const char* var : {"FE_PORT", "FE2_PORT"}) {
+        if (ports.count(var) == 0) continue;
+        int fd = connect_from("127.0.0.1", ports[var]);
+        if (fd < 0) {
+          ready = false;
+          break;
+        }
+        ::close(fd);
+      }
+      if (!ready) {
+        if (!child.running()) break;
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    ASSERT_TRUE(ready) << prog.name << " did not start:\n" << child.output();
+    if (sc.settle.count() > 0) std::this_thread::sleep_for(sc.settle);
+    Client client(ports, record);
+    sc.script(client);
+    EXPECT_TRUE(child.running()) << prog.name << " died:\n" << child.output();
+    child.stop();
+    output_[prog.name] = child.output();
+  }
+
+  std::string log_path(const Program& prog, const char* what) {
+    return (fs::temp_directory_path() /
+            ("tandem-diff-" + std::to_string(::getpid()) + "-" + prog.name + "-" + what + ".log"))
+        .string();
+  }
+
+  void TearDown() override {
+    for (const char* p : {"haproxy", "tandem-lb"}) {
+      for (const char* w : {"check", "run"}) {
+        std::error_code ec;
+        fs::remove(log_path({p, ""}, w), ec);
+      }
+    }
+  }
+
+  void compare(const std::string& config) {
+    if (::access(kHaproxy, X_OK) != 0) {
+      GTEST_SKIP() << kHaproxy << " is not installed (scripts/install-deps installs it)";
+    }
+    const Scenario& sc = scenario(config);
+    Record theirs, ours;
+    ASSERT_NO_FATAL_FAILURE(run({"haproxy", kHaproxy}, sc, theirs));
+    ASSERT_NO_FATAL_FAILURE(run({"tandem-lb", TANDEM_LB_BINARY}, sc, ours));
+    ASSERT_EQ(theirs.entries.size(), ours.entries.size());
+    for (size_t i = 0; i < ours.entries.size(); ++i) {
+      EXPECT_EQ(theirs.entries[i].second, ours.entries[i].second)
+          << "[" << ours.entries[i].first << "] haproxy (left) vs tandem-lb (right)";
+    }
+    // TANDEM_DIFF_VERBOSE=1 prints what was compared, also when it matched.
+    if (const char* v = std::getenv("TANDEM_DIFF_VERBOSE"); v != nullptr && *v == '1') {
+      for (const auto& [label, what] : ours.entries)
+        std::cerr << "[" << label << "]\n" << what << "\n";
+    }
+    if (HasFailure()) {
+      std::cerr << "---- haproxy output ----\n"
+                << output_["haproxy"] << "---- tandem-lb output ----\n"
+                << output_["tandem-lb"];
+    }
+  }
+
+  std::map<std::string, std::string> output_;
+};
+
+TEST_P(Differential, SameAnswers) {
+  compare(GetParam());
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& param_info) {
+  std::string n = "cfg" + param_info.param.substr(0, param_info.param.find('.'));
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+}
+
+// The configs without http-request/http-response rules.
+INSTANTIATE_TEST_SUITE_P(differential, Differential,
+                         ::testing::Values("01-routing.cfg", "05-roundrobin-weights.cfg",
+                                           "06-static-rr-first.cfg", "07-hashing.cfg",
+                                           "08-health-checks.cfg", "09-limits.cfg",
+                                           "10-forwardfor.cfg"),
+                         test_name);
+
+// The configs with rules. Disabled: tandem-lb at this commit refuses to start with
+// http-request/http-response rules ("not served by this version's proxy yet").
+INSTANTIATE_TEST_SUITE_P(DISABLED_differential_rules, Differential,
+                         ::testing::Values("02-request-headers.cfg", "03-deny-redirect-return.cfg",
+                                           "04-response-headers.cfg"),
+                         test_name);
+
+// Known difference (N6): weighted round-robin orders request by request.
+INSTANTIATE_TEST_SUITE_P(DISABLED_differential_order, Differential,
+                         ::testing::Values("05-roundrobin-weights.cfg#order",
+                                           "06-static-rr-first.cfg#order"),
+                         test_name);
+
+// Every file under configs/ has a scenario, and every scenario's file exists.
+TEST(differential_configs, EveryConfigHasAScenario) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(TANDEM_DIFF_CONFIGS)) {
+    if (e.path().extension() == ".cfg") files.push_back(e.path().filename().string());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> named;
+  for (const auto& s : scenarios()) named.push_back(config_file(s.config));
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  EXPECT_EQ(files, named);
+  EXPECT_GE(files.size(), 10u);
+}
+
+}  // namespace
+}  // namespace tandem::lb::differential
