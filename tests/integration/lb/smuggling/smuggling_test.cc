@@ -189,6 +189,10 @@ class RecordingUpstream {
 
   uint16_t port() const { return port_; }
   int accepted() const { return accepted_.load(); }
+  // Replaces the canned "200 ok" answer; set before the proxy starts.
+  void set_answer(std::function<std::string(const http1::Head&)> answer) {
+    answer_ = std::move(answer);
+  }
   std::vector<UpstreamConn> conns() {
     std::lock_guard lock(mu_);
     return conns_;
@@ -245,8 +249,13 @@ class RecordingUpstream {
         if (pr.message_complete) {
           ++rec.complete;
           const bool close = !parser.head().keep_alive;
-          send_all(fd, close ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+          if (answer_) {
+            send_all(fd, answer_(parser.head()));
+          } else {
+            send_all(fd, close
+                             ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
                              : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          }
           if (parser.state() != http1::Parser::State::kIdle) parsing = false;
           continue;
         }
@@ -272,6 +281,7 @@ class RecordingUpstream {
   std::vector<std::thread> threads_;
   std::vector<int> fds_;
   std::vector<UpstreamConn> conns_;
+  std::function<std::string(const http1::Head&)> answer_;
 };
 
 // ---- the proxy ----
@@ -546,6 +556,19 @@ std::vector<Case> cases() {
                    true,
                    {"/"},
                    "hello"});
+  // A request that says close ends the connection: what follows is never read.
+  c.push_back(Case{"connection_close_then_smuggled",
+                   "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" + kSmuggled,
+                   {200},
+                   R::kNone,
+                   true,
+                   {"/"}});
+  c.push_back(Case{"http10_keep_alive_pipelined",
+                   "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + kSmuggled,
+                   {200, 200},
+                   R::kNone,
+                   false,
+                   {"/", "/smuggled"}});
   c.push_back(Case{"http10_without_host", "GET / HTTP/1.0\r\n\r\n", {200}, R::kNone, true, {"/"}});
   return c;
 }
@@ -691,6 +714,91 @@ TEST_F(smuggling, BadChunkAfterTheHeadNeverCompletesUpstream) {
   EXPECT_EQ(conns[0].complete, 0) << conns[0].raw;
   EXPECT_TRUE(conns[0].eof);
   EXPECT_EQ(conns[0].raw.find("smuggled"), std::string::npos) << conns[0].raw;
+}
+
+// Response-side desync: an upstream that sends two answers to one request. The second
+// must die with that server connection, never answer the client's next request.
+TEST_F(smuggling, ExtraResponseBytesNeverAnswerTheNextRequest) {
+  upstream_.set_answer([](const http1::Head&) {
+    return std::string(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  ASSERT_TRUE(send_all(fd, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"));
+  Response one = read_response(fd, carry);
+  EXPECT_EQ(one.body, "first");
+  ASSERT_TRUE(send_all(fd, "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n"));
+  Response two = read_response(fd, carry);
+  EXPECT_EQ(two.body, "first") << "the second request got the forged answer";
+  ::close(fd);
+  stop_all();
+  // Each request went on a connection of its own: the tainted one was not reused.
+  EXPECT_EQ(upstream_.accepted(), 2);
+}
+
+// The same with a body after an answer to HEAD, which has none by definition.
+TEST_F(smuggling, BodyAfterAHeadAnswerIsNotTheNextAnswer) {
+  upstream_.set_answer([](const http1::Head& h) {
+    if (h.method == "HEAD") {
+      return std::string(
+          "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad");
+    }
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  // Read the HEAD answer's head only (our reader assumes GET): up to the empty line.
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    got.append(buf, static_cast<size_t>(n));
+  }
+  std::string carry = got.substr(got.find("\r\n\r\n") + 4);
+  EXPECT_EQ(carry, "") << "a body came after the answer to HEAD";
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  Response next = read_response(fd, carry);
+  EXPECT_EQ(next.body, "good");
+  ::close(fd);
+}
+
+// PROXY BUG (reported): CONNECT is forwarded, but its 2xx does not open a tunnel. haproxy
+// 2.6 passes the server's bytes after "200" to the client and the client's to the server;
+// tandem-lb drops the server's bytes, releases the server connection and keeps reading the
+// client as HTTP. Raw request: "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", upstream
+// answer "HTTP/1.1 200 Connection established\r\n\r\nhi", then the client sends "ping".
+TEST_F(smuggling, DISABLED_ConnectTwoHundredOpensATunnel) {
+  upstream_.set_answer([](const http1::Head&) {
+    return std::string("HTTP/1.1 200 Connection established\r\n\r\nhi");
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy());
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"));
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 20 && got.find("hi") == std::string::npos; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, "HTTP/1.1 200 Connection established\r\n\r\nhi");
+  send_all(fd, "ping");
+  ::close(fd);
+  stop_all();
+  auto conns = upstream_.conns();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_EQ(conns[0].leftover, "ping");
 }
 
 // PROXY BUG (reported): the same as above, but the status. haproxy 2.6 answers 400 (the
