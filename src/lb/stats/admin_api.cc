@@ -250,8 +250,7 @@ std::string CliSession::execute(const std::vector<std::string>& args) {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     std::string out = "The following commands are valid at this level:\n";
     for (const auto& h : kHelp) {
-      std::vector<std::string> words;
-      for (const auto& w : split_commands(h.words)[0]) words.push_back(w);
+      const std::vector<std::string> words = split_commands(h.words).front();
       bool match = true;
       for (size_t i = 0; i < rest.size() && match; ++i) {
         match = i < words.size() && words[i] == rest[i];

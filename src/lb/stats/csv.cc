@@ -354,6 +354,7 @@ namespace {
 // haproxy 2.6's numbers in `show servers state` (enum srv_state, SRV_ADMF_*, HCHK_STATUS_*,
 // CHK_RES_*, CHK_ST_*).
 int op_state_number(const ServerView& s) {
+  if (s.admin == AdminState::kMaint) return 0;  // maintenance stops the server
   switch (s.op) {
     case OpState::kRunning:
       return 2;
@@ -416,10 +417,13 @@ std::string render_servers_state(const StatsView& view, std::string_view backend
       if (s.last_check) result = s.last_check->passed ? 3 : 2;
       if (s.checked) check_state = 0x02 | 0x04;                // CONFIGURED | ENABLED
       if (s.admin == AdminState::kMaint) check_state |= 0x08;  // PAUSED
+      // An unchecked server counts as fully risen, except in maintenance.
+      uint32_t health = s.health;
+      if (!s.checked) health = s.admin == AdminState::kMaint ? 0 : s.rise;
       out += fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 0 0 - {} - 0 0 - - 0\n", p.id,
                          p.name, s.id, s.name, s.host.empty() ? "-" : s.host, op_state_number(s),
                          admin_state_number(s), s.weight, s.initial_weight, s.last_change_s,
-                         check_status_number(s), result, s.health, check_state, s.port);
+                         check_status_number(s), result, health, check_state, s.port);
     }
   }
   return out;
