@@ -75,12 +75,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   // ACLs and rules of every proxy, compiled once: -c reports their errors too, and the
-  // run-time asks use_backend conditions here.
-  std::vector<std::unique_ptr<lb::ProxyRules>> rules;
-  for (const auto& p : config.proxies) {
-    if (p.kind == lb::Proxy::Kind::kDefaults) continue;
-    rules.push_back(std::make_unique<lb::ProxyRules>(lb::ProxyRules::compile(p, diags)));
-  }
+  // run-time applies these (use_backend, http-request, http-response).
+  std::vector<std::shared_ptr<const lb::ProxyRules>> rules;
+  for (const auto& p : config.proxies)
+    rules.push_back(std::make_shared<const lb::ProxyRules>(lb::ProxyRules::compile(p, diags)));
   if (diags.has_errors()) {
     fmt::print(stderr, "{}", diags.to_string());
     fmt::print(stderr, "tandem-lb: fatal errors found in configuration ({} error(s))\n",
@@ -105,42 +103,19 @@ int main(int argc, char** argv) {
   // The proxy run-time of this version does not apply everything the grammar accepts:
   // refuse to serve rather than serve differently from what the file says.
   for (const auto& p : config.proxies) {
-    if (p.kind == lb::Proxy::Kind::kDefaults) continue;
-    std::string missing;
-    if (!p.http_request.empty() || !p.http_response.empty())
-      missing = "http-request/http-response rules";
-    if (p.stats.enabled) missing = "the stats page";
-    if (!missing.empty()) {
+    if (p.stats.enabled) {
       fmt::print(stderr,
-                 "tandem-lb: {} {}: {} are not served by this version's proxy yet (tandem-lb "
-                 "-c checks them); remove them to run it\n",
-                 lb::to_string(p.kind), p.name, missing);
+                 "tandem-lb: {} {}: the stats page is not served by this version's proxy yet "
+                 "(tandem-lb -c checks it); remove it to run it\n",
+                 lb::to_string(p.kind), p.name);
       return 1;
     }
-    if (p.kind != lb::Proxy::Kind::kBackend &&
-        (p.httplog || p.tcplog || !p.logs.empty() || p.log_global))
-      core::logger().warn("{} {}: request logs are not written yet by this version",
-                          lb::to_string(p.kind), p.name);
-    if (!p.errorfiles.empty())
-      core::logger().warn("{} {}: errorfile is not used yet: the built-in pages are sent",
-                          lb::to_string(p.kind), p.name);
   }
   raise_fd_limit();
   // Bind everything before going to the background, so port problems reach the terminal.
   lb::proxy::RuntimeOptions options;
-  options.condition = [&rules](const lb::Condition& cond, const lb::proxy::RequestContext& rc) {
-    for (const auto& r : rules) {
-      if (const auto* compiled = r->find_condition(cond)) {
-        lb::RequestContext ctx;
-        ctx.request = rc.head;
-        if (auto ip = lb::IpAddr::parse(rc.client_ip)) ctx.src = *ip;
-        ctx.src_port = rc.client_port;
-        ctx.dst_port = rc.frontend_port;
-        return compiled->eval(ctx);
-      }
-    }
-    return false;
-  };
+  options.rules = std::move(rules);
+  // No service is plugged in yet: a config with `use-service` is refused by create().
   auto runtime = lb::proxy::Runtime::create(config, options);
   if (!runtime) {
     fmt::print(stderr, "tandem-lb: cannot start: {}\n", runtime.error().to_string());

@@ -843,6 +843,7 @@ void Tables::add_proxy() {
                return;
              }
              c.p.errorfiles[static_cast<uint16_t>(*code)] = st.args[1].text;
+             c.p.errorfile_where[static_cast<uint16_t>(*code)] = st.args[1].where;
            },
        .doc = "Send this file (a whole HTTP response) instead of the built-in page for CODE."});
   t.add(kDefFe, {.name = "default_backend",

@@ -247,6 +247,7 @@ struct Proxy {
   std::vector<HttpRule> http_request, http_response;
   // errorfile CODE PATH: the raw HTTP response sent instead of the built-in page.
   std::map<uint16_t, std::string> errorfiles;
+  std::map<uint16_t, core::SourceLocation> errorfile_where;  // the FILE word of each
   StatsPage stats;
 
   core::SourceLocation where;

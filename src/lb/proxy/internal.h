@@ -5,7 +5,10 @@
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <atomic>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -14,6 +17,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "lb/log_sink.h"
 #include "lb/proxy/pool.h"
 #include "lb/proxy/proxy.h"
 
@@ -22,6 +26,29 @@ namespace tandem::lb::proxy::detail {
 using tcp = asio::ip::tcp;
 // Every asynchronous operation answers (error_code, ...) instead of throwing.
 inline constexpr auto kNothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+class Session;
+struct ThreadRt;
+
+// A request waiting for a server slot of a backend. The queue (below) is shared by every
+// thread; a waiter is touched by its own thread only, except for being moved out of the queue.
+struct Waiter {
+  ThreadRt* thread = nullptr;      // the waiter's loop: grants are posted there
+  std::weak_ptr<Session> session;  // gone: a grant is handed on to the next waiter
+  int granted = -1;                // the server whose slot it was given (owner thread)
+  bool abandoned = false;          // the session gave up (owner thread)
+};
+
+// The FIFO of one backend. The lock is taken only when the backend is full (a request
+// queues, a slot frees with someone waiting); the length is read without it.
+struct BackendQueue {
+  std::mutex mu;
+  std::deque<std::shared_ptr<Waiter>> waiters;
+  std::atomic<uint32_t> length{0};
+  std::atomic<uint32_t> max{0};
+  std::atomic<uint64_t> timeouts{0};
+  uint32_t limit = 0;  // 0: unbounded; else the sum of the servers' maxqueue
+};
 
 // Config facts resolved once, shared read-only by every thread.
 struct ServerSpec {
@@ -36,6 +63,11 @@ struct BackendSpec {
   std::optional<core::Duration> connect, server, queue, tunnel;
   http1::ForwardFor forwardfor;
   bool forwardfor_enabled = false;
+  // Global across threads: connections held per server (maxconn, leastconn) and in all.
+  std::unique_ptr<std::atomic<uint32_t>[]> server_conns;
+  std::unique_ptr<std::atomic<uint32_t>> conns;
+  std::unique_ptr<BackendQueue> waiting;
+  std::optional<core::Duration> queue_timeout;  // timeout queue, else timeout connect
 };
 struct FrontendSpec {
   const Proxy* cfg = nullptr;
@@ -47,6 +79,8 @@ struct FrontendSpec {
   http1::ForwardFor forwardfor;
   bool forwardfor_enabled = false;
   uint32_t maxconn = 0;
+  logfmt::LineFormat line_format = logfmt::LineFormat::kConnect;
+  std::vector<LogTarget> log_targets;  // empty: nothing is formatted
 };
 
 // What every thread reads; counts that must be global (maxconn) are atomics here.
@@ -62,6 +96,9 @@ struct Shared {
   std::atomic<uint32_t> global_conns{0};
   std::unique_ptr<std::atomic<uint32_t>[]> frontend_conns;
   std::atomic<bool> warned_condition{false};
+  // By proxy index: compiled rules (null: none) and errorfile contents.
+  std::vector<std::shared_ptr<const ProxyRules>> rules;
+  std::vector<std::map<uint16_t, std::string>> error_pages;
 };
 
 // An idle server connection kept for reuse (http-reuse safe/aggressive/always).
@@ -79,17 +116,15 @@ struct ServerRt {
 };
 struct BackendRt {
   const BackendSpec* spec = nullptr;
-  std::unique_ptr<Pool> pool;  // connection counts are this thread's only (notes in proxy.cc)
+  std::unique_ptr<Pool> pool;  // reads the global connection counts of BackendSpec
   std::vector<ServerRt> servers;
   Counters counters;
 };
 
-class Session;
-struct ThreadRt;
-
 struct FrontendRt {
   const FrontendSpec* spec = nullptr;
   Counters counters;
+  std::unique_ptr<logfmt::Logger> logger;  // this thread's senders; null: no log target
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per bind
 };
 
@@ -125,5 +160,11 @@ void soft_stop_session(Session* s);
 void hard_stop_session(Session* s);
 
 std::string endpoint_ip(const tcp::endpoint& ep);
+
+// Takes one connection slot of server `si` if it is below `maxconn` (0: no limit).
+bool try_take_slot(std::atomic<uint32_t>& conns, uint32_t maxconn);
+// Gives a slot of server `si` of backend `bi` back: to the oldest waiter of the backend when
+// there is one and the server is usable, else to the pool. Any thread.
+void release_slot(ThreadRt& t, size_t bi, size_t si);
 
 }  // namespace tandem::lb::proxy::detail

@@ -12,11 +12,13 @@ struct Pool::Impl {
   SplitMix64 random{1};
   bool hashes_header = false;
   std::string header_name;
+  const std::atomic<uint32_t>* conns = nullptr;
 };
 
 Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
-           core::TimePoint now)
+           core::TimePoint now, const std::atomic<uint32_t>* conns)
     : impl_(std::make_unique<Impl>()) {
+  impl_->conns = conns;
   BalanceSpec b;
   b.algorithm = static_cast<Algorithm>(spec.algorithm);
   b.hash_type = spec.consistent ? HashType::kConsistent : HashType::kMapBased;
@@ -57,6 +59,10 @@ Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
   ctx.header = header;
   ctx.random = &impl_->random;
   if (exclude) ctx.exclude = static_cast<uint32_t>(*exclude + 1);
+  if (impl_->conns != nullptr) {
+    for (size_t i = 0; i < impl_->views.size(); ++i)
+      impl_->views[i].active_conns = impl_->conns[i].load(std::memory_order_relaxed);
+  }
   PickResult r = impl_->balancer->pick(ctx, impl_->views, now);
   switch (r.outcome) {
     case PickOutcome::kPicked:
@@ -69,11 +75,8 @@ Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
   return {Outcome::kNoServer, 0};
 }
 
-void Pool::opened(size_t index) {
-  ++impl_->views[index].active_conns;
-}
-void Pool::closed(size_t index) {
-  if (impl_->views[index].active_conns > 0) --impl_->views[index].active_conns;
+bool Pool::usable(size_t index) const {
+  return index < impl_->views.size() && is_usable(impl_->views[index]);
 }
 void Pool::set_up(size_t index, bool up, core::TimePoint now) {
   if (index >= impl_->views.size() || impl_->views[index].up == up) return;

@@ -2,6 +2,7 @@
 // because lb::HashType names a struct there and an enum in balance/balancer.h.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,16 +44,17 @@ class Pool {
     size_t index = 0;
   };
 
+  // `conns`: the servers' connection counts shared by every thread (read at each pick).
   Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
-       core::TimePoint now);
+       core::TimePoint now, const std::atomic<uint32_t>* conns);
   ~Pool();
   Pool(Pool&&) noexcept;
   Pool& operator=(Pool&&) noexcept;
 
   Pick pick(std::span<const uint8_t> source, std::string_view uri, std::string_view header,
             std::optional<size_t> exclude, core::TimePoint now);
-  void opened(size_t index);  // a connection to the server is up (leastconn, maxconn)
-  void closed(size_t index);
+  // Usable for new traffic: up, not disabled, weight > 0.
+  bool usable(size_t index) const;
   // Health or admin state from outside (health checks, the runtime API): rebuilds.
   void set_up(size_t index, bool up, core::TimePoint now);
   size_t size() const;

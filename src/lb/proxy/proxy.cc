@@ -2,11 +2,12 @@
 // SO_REUSEPORT listener per bind per thread, accepts within maxconn, stops gracefully.
 //
 // Notes for later sessions:
-// - Server connection counts (leastconn, server maxconn) are per thread: with nbthread N a
-//   server may see up to N * maxconn connections. A shared count needs messages or atomics.
-// - kAllFull waits `timeout queue` once and answers 503; a real per-server/backend queue is
-//   to come. Global/frontend maxconn use shared atomics, checked before accept (may exceed by
-//   up to nbthread-1); a paused acceptor wakes on a local session end or every 50 ms.
+// - Server connection counts (leastconn, server maxconn) are atomics shared by the threads;
+//   a slot is taken with a compare-and-swap, so maxconn holds across threads. A request that
+//   finds every usable server full waits in its backend's FIFO (session.cc) up to `timeout
+//   queue`; a freed slot goes straight to the oldest waiter. Global/frontend maxconn use
+//   shared atomics, checked before accept (may exceed by up to nbthread-1); a paused acceptor
+//   wakes on a local session end or every 50 ms.
 // - Idle server connections are kept per thread and server (http-reuse safe/always), at
 //   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
 // - TCP forwarding copies through a bufsize buffer; splice() between plain sockets is next.
@@ -20,7 +21,9 @@
 
 #include <cstring>
 
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <thread>
 
 #include "lb/proxy/internal.h"
@@ -42,6 +45,12 @@ void Counters::add(const Counters& o) {
   retries += o.retries;
   redispatches += o.redispatches;
   denied_conns += o.denied_conns;
+  denied_req += o.denied_req;
+  denied_resp += o.denied_resp;
+  intercepted += o.intercepted;
+  queue_current += o.queue_current;
+  queue_max = std::max(queue_max, o.queue_max);
+  queue_timeouts += o.queue_timeouts;
   http_requests += o.http_requests;
   for (size_t i = 0; i < http_status.size(); ++i) http_status[i] += o.http_status[i];
   timeouts += o.timeouts;
@@ -56,6 +65,20 @@ const ProxySnapshot* Snapshot::find(std::string_view name) const {
   }
   return nullptr;
 }
+
+namespace detail {
+bool try_take_slot(std::atomic<uint32_t>& conns, uint32_t maxconn) {
+  if (maxconn == 0) {
+    conns.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  uint32_t cur = conns.load(std::memory_order_relaxed);
+  do {
+    if (cur >= maxconn) return false;
+  } while (!conns.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel));
+  return true;
+}
+}  // namespace detail
 
 // ---- error pages ----
 
@@ -213,6 +236,16 @@ struct Runtime::Impl {
     joined = true;
   }
 
+  // The queue figures are global: taken from the shared atomics, not summed per thread.
+  void add_queues(Snapshot& snap) const {
+    for (const detail::BackendSpec& bs : shared->backends) {
+      Counters& c = snap.proxies[bs.proxy_index].backend;
+      c.queue_current = bs.waiting->length.load(std::memory_order_relaxed);
+      c.queue_max = bs.waiting->max.load(std::memory_order_relaxed);
+      c.queue_timeouts = bs.waiting->timeouts.load(std::memory_order_relaxed);
+    }
+  }
+
   Snapshot collect() const {
     Snapshot snap;
     for (const Proxy& p : shared->config.proxies) snap.proxies.push_back({p.name, {}, {}, {}});
@@ -231,6 +264,7 @@ struct Runtime::Impl {
           ps.servers[i].counters.add(be.servers[i].counters);
       }
     }
+    add_queues(snap);
     return snap;
   }
 };
@@ -379,6 +413,56 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
   sh.global_maxconn = cfg.global.maxconn.value_or(default_maxconn());
   sh.bufsize = std::max<uint32_t>(cfg.global.tune_bufsize, 1024);
 
+  // Rules: handed over compiled (tandem-lb compiles them once for -c and the run), or
+  // compiled here.
+  sh.rules = sh.options.rules;
+  if (sh.rules.empty()) {
+    core::Diagnostics diags;
+    sh.rules.resize(cfg.proxies.size());
+    for (size_t i = 0; i < cfg.proxies.size(); ++i)
+      sh.rules[i] = std::make_shared<ProxyRules>(ProxyRules::compile(cfg.proxies[i], diags));
+    if (diags.has_errors()) return fail("rules: " + diags.to_string());
+  }
+  if (sh.rules.size() != cfg.proxies.size()) {
+    return fail(
+        fmt::format("{} compiled rule sets for {} proxies", sh.rules.size(), cfg.proxies.size()));
+  }
+  for (size_t i = 0; i < cfg.proxies.size(); ++i) {
+    const Proxy& p = cfg.proxies[i];
+    for (const auto* list : {&p.http_request, &p.http_response}) {
+      for (const HttpRule& r : *list) {
+        if (r.action == HttpRule::Action::kUseService && !sh.options.service) {
+          return fail(
+              fmt::format("{}: {} {}: use-service {} is not available in this build (no service is "
+                          "plugged into the proxy)",
+                          r.where.to_string(), to_string(p.kind), p.name, r.service));
+        }
+      }
+    }
+  }
+  // errorfile: read once; each must be a whole response that fits a buffer, as haproxy.
+  sh.error_pages.resize(cfg.proxies.size());
+  for (size_t i = 0; i < cfg.proxies.size(); ++i) {
+    const Proxy& p = cfg.proxies[i];
+    for (const auto& [code, path] : p.errorfiles) {
+      auto w = p.errorfile_where.find(code);
+      std::string where = w != p.errorfile_where.end() ? w->second.to_string() + ": " : "";
+      std::ifstream in(path, std::ios::binary);
+      if (!in) return fail(fmt::format("{}errorfile {} '{}': cannot read it", where, code, path));
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.bad()) return fail(fmt::format("{}errorfile {} '{}': read error", where, code, path));
+      if (bytes.size() > sh.bufsize) {
+        return fail(fmt::format("{}errorfile {} '{}' is {} bytes, more than tune.bufsize ({})",
+                                where, code, path, bytes.size(), sh.bufsize));
+      }
+      if (!bytes.starts_with("HTTP/1.")) {
+        return fail(fmt::format("{}errorfile {} '{}' does not start with a status line", where,
+                                code, path));
+      }
+      sh.error_pages[i][code] = std::move(bytes);
+    }
+  }
+
   sh.backend_of_proxy.assign(cfg.proxies.size(), -1);
   sh.frontend_of_proxy.assign(cfg.proxies.size(), -1);
   for (size_t i = 0; i < cfg.proxies.size(); ++i) {
@@ -394,6 +478,14 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
     bs.tunnel = dur(p.timeouts.tunnel);
     bs.forwardfor = forwardfor_of(p);
     bs.forwardfor_enabled = p.forwardfor.enabled;
+    bs.queue_timeout = bs.queue ? bs.queue : bs.connect;
+    bs.server_conns = std::make_unique<std::atomic<uint32_t>[]>(p.servers.size());
+    bs.conns = std::make_unique<std::atomic<uint32_t>>(0);
+    bs.waiting = std::make_unique<detail::BackendQueue>();
+    for (const Server& s : p.servers) bs.waiting->limit += s.params.maxqueue;
+    for (const Server& s : p.servers) {
+      if (s.params.maxqueue == 0) bs.waiting->limit = 0;  // one unbounded server: no limit
+    }
     for (const Server& s : p.servers) {
       auto eps = resolve(s.address, false);
       if (!eps)
@@ -431,6 +523,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
     fs.forwardfor = forwardfor_of(p);
     fs.forwardfor_enabled = p.forwardfor.enabled;
     fs.maxconn = p.maxconn;
+    if (sh.options.traffic_logs) {
+      fs.log_targets = logfmt::log_targets(cfg.global, p);
+      fs.line_format = logfmt::line_format(p);
+    }
     sh.frontend_of_proxy[i] = static_cast<int>(sh.frontends.size());
     sh.frontends.push_back(std::move(fs));
   }
@@ -450,14 +546,27 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
         servers.push_back({ss.cfg->name, sp.weight, sp.backup, sp.disabled, sp.maxconn});
       }
       be.servers.resize(bs.servers.size());
-      be.pool = std::make_unique<detail::Pool>(
-          bs.balance, servers, 0x9e3779b97f4a7c15ULL * (ti + 1), t->worker.clock().now());
+      be.pool =
+          std::make_unique<detail::Pool>(bs.balance, servers, 0x9e3779b97f4a7c15ULL * (ti + 1),
+                                         t->worker.clock().now(), bs.server_conns.get());
       t->backends.push_back(std::move(be));
     }
     t->frontends.reserve(sh.frontends.size());
     for (const detail::FrontendSpec& fs : sh.frontends) {
       FrontendRt fe;
       fe.spec = &fs;
+      if (!fs.log_targets.empty()) {
+        // One logger per thread: its sockets are this thread's, sending never waits.
+        fe.logger = std::make_unique<logfmt::Logger>(std::string(logfmt::kDefaultTag), ::getpid());
+        for (const LogTarget& lt : fs.log_targets) {
+          auto d = logfmt::make_destination(lt);
+          if (!d) {
+            return fail(fmt::format("{}: frontend {}: log target: {}", lt.where.to_string(),
+                                    fs.cfg->name, d.error().to_string()));
+          }
+          fe.logger->add(std::move(*d));
+        }
+      }
       t->frontends.push_back(std::move(fe));
     }
     impl->threads.push_back(std::move(t));
@@ -646,6 +755,7 @@ Snapshot Runtime::snapshot() {
       }
     }
   }
+  im.add_queues(total);
   return total;
 }
 

@@ -15,6 +15,8 @@
 #include "core/result.h"
 #include "lb/config.h"
 #include "lb/http1.h"
+#include "lb/log_format.h"
+#include "lb/rules.h"
 
 namespace tandem::lb::proxy {
 
@@ -29,25 +31,15 @@ struct RequestContext {
 // True when the condition holds (polarity if/unless already applied by the hook).
 using ConditionHook = std::function<bool(const Condition&, const RequestContext&)>;
 
-// The facts of one finished request (HTTP) or connection (TCP), for httplog/tcplog.
-struct RequestLog {
-  std::string_view frontend, backend, server;  // server empty when none was reached
-  std::string_view client_ip;
-  uint16_t client_port = 0;
-  core::TimePoint accepted{};   // connection accepted
-  core::TimePoint started{};    // first byte of this request's head
-  core::Duration t_request{};   // head received (Tq)
-  core::Duration t_connect{};   // server connection established (Tc)
-  core::Duration t_response{};  // response head received (Tr)
-  core::Duration t_total{};     // until the end of the response (Tt)
-  int status = 0;               // 0 in TCP mode or when nothing was answered
-  uint64_t bytes_in = 0;        // from the client
-  uint64_t bytes_out = 0;       // to the client
-  std::string_view method, target;
-  uint32_t retries = 0;
-  std::string_view termination;  // haproxy-like two letters: "--", "CD", "SC", "sH", ...
-};
-using RequestLogHook = std::function<void(const RequestLog&)>;
+// The facts of one finished request (HTTP) or connection (TCP), as logged (see log_format.h).
+// Called after the line went to the frontend's log targets, also when there are none.
+using RequestLogHook = std::function<void(const logfmt::SessionLog&)>;
+
+// `http-request use-service NAME`: the whole HTTP response to send (status line, headers,
+// body), or nullopt when the service cannot answer (the client gets a 503). The head and
+// endpoints of the request are in the context. Runs on a worker thread: no blocking.
+using ServiceHook =
+    std::function<std::optional<std::string>(std::string_view service, const RequestContext&)>;
 
 // Counters of one frontend, backend or server. Each thread keeps its own; snapshot() sums.
 struct Counters {
@@ -61,6 +53,13 @@ struct Counters {
   uint64_t retries = 0;
   uint64_t redispatches = 0;
   uint64_t denied_conns = 0;  // unused yet (tcp-request rules)
+  uint64_t denied_req = 0;    // requests denied by http-request rules
+  uint64_t denied_resp = 0;   // responses denied by http-response rules
+  uint64_t intercepted = 0;   // answered by a redirect, return or service rule
+  // Backends: requests waiting for a server slot now and at most (global, not per thread).
+  uint64_t queue_current = 0;
+  uint64_t queue_max = 0;
+  uint64_t queue_timeouts = 0;  // left the queue with a 503 after timeout queue
   uint64_t http_requests = 0;
   std::array<uint64_t, 6> http_status{};  // 1xx..5xx answered to clients; [0] other
   uint64_t timeouts = 0;
@@ -87,9 +86,17 @@ struct Snapshot {
 };
 
 struct RuntimeOptions {
-  ConditionHook condition;    // unset: rules with a condition are not taken (warned once)
+  // Evaluates use_backend conditions when set; unset: the compiled rules below do.
+  ConditionHook condition;
   RequestLogHook on_request;  // unset: nothing
-  uint32_t threads = 0;       // 0: global nbthread, or the number of CPUs
+  // The compiled ACLs and rules of each proxy, by index in Config::proxies (null for none).
+  // Empty: Runtime::create compiles them (and fails on errors).
+  std::vector<std::shared_ptr<const ProxyRules>> rules;
+  // Answers `use-service`; unset: a config using a service does not start.
+  ServiceHook service;
+  // False: `log` lines are not opened and nothing is logged (on_request still runs).
+  bool traffic_logs = true;
+  uint32_t threads = 0;  // 0: global nbthread, or the number of CPUs
   // How long a graceful stop waits for sessions; unset: hard-stop-after, else 30 s.
   std::optional<core::Duration> grace;
 };

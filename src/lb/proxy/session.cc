@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "lb/proxy/internal.h"
@@ -13,6 +14,8 @@ namespace {
 
 using core::Duration;
 using core::TimePoint;
+using logfmt::SessionEnd;
+using logfmt::TermPhase;
 constexpr TimePoint kNever = TimePoint::max();
 
 // A fixed buffer holding unconsumed bytes in [begin, end).
@@ -94,7 +97,8 @@ class Session : public std::enable_shared_from_this<Session> {
         cbuf_(t.shared.bufsize),
         sbuf_(t.shared.bufsize),
         join_(t.worker.io(), asio::steady_timer::time_point::max()),
-        watchdog_(clock_.make_timer()) {
+        watchdog_(clock_.make_timer()),
+        queue_timer_(t.worker.io()) {
     accepted_ = clock_.now();
     std::error_code ec;
     auto remote = client_.remote_endpoint(ec);
@@ -111,7 +115,16 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     auto local = client_.local_endpoint(ec);
-    if (!ec) local_port_ = local.port();
+    if (!ec) {
+      local_port_ = local.port();
+      local_ip_ = endpoint_ip(local);
+    }
+    accept_wall_ = std::chrono::system_clock::now();
+    prev_end_ = accepted_;
+    if (auto ip = IpAddr::parse(client_ip_)) acl_base_.src = *ip;
+    if (auto ip = IpAddr::parse(local_ip_)) acl_base_.dst = *ip;
+    acl_base_.src_port = client_port_;
+    acl_base_.dst_port = local_port_;
     t_.sessions.insert(this);
     ++t_.live_tasks;
     ++fe_.counters.sessions_current;
@@ -119,6 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    leave_queue();
     release_server();
     --fe_.counters.sessions_current;
     t_.sessions.erase(this);
@@ -129,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static asio::awaitable<void> run(std::shared_ptr<Session> self) {
+    self->log_connect();
     if (self->fe_.spec->cfg->mode == Mode::kHttp) {
       co_await self->run_http(self);
     } else {
@@ -142,9 +157,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void hard_stop() { close_both(); }
 
+  // A slot was handed over while waiting in the backend's queue (this thread).
+  void wake_from_queue() { queue_timer_.cancel(); }
+
  private:
   enum class Side : uint8_t { kClient, kServer };
-  enum class Connect : uint8_t { kOk, kNoServer, kFull, kFailed, kNoBackend };
+  enum class Connect : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kFailed };
+  enum class Slot : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kAborted };
 
   size_t fe_index() const { return static_cast<size_t>(fe_.spec - t_.shared.frontends.data()); }
 
@@ -194,7 +213,9 @@ class Session : public std::enable_shared_from_this<Session> {
         idle.push_back({std::move(server_), clock_.now()});
         server_ = tcp::socket(t_.worker.io());
       }
-      be_->pool->closed(server_index_);
+      const BackendSpec& bs = *be_->spec;
+      bs.conns->fetch_sub(1, std::memory_order_relaxed);
+      release_slot(t_, backend_index(), server_index_);
       --be_->servers[server_index_].counters.sessions_current;
       --be_->counters.sessions_current;
       srv_ = nullptr;
@@ -211,7 +232,14 @@ class Session : public std::enable_shared_from_this<Session> {
     for (size_t i = 0; i < rules.size(); ++i) {
       if (fs.rule_backends[i] < 0) continue;
       bool taken = true;
-      if (rules[i].condition) {
+      const ProxyRules* compiled = rules_of(fs.proxy_index);
+      if (rules[i].condition && !t_.shared.options.condition && compiled != nullptr &&
+          compiled->use_backends.size() == rules.size()) {
+        lb::RequestContext ctx = acl_base_;
+        ctx.request = head;
+        taken =
+            !compiled->use_backends[i].condition || compiled->use_backends[i].condition->eval(ctx);
+      } else if (rules[i].condition) {
         if (t_.shared.options.condition) {
           RequestContext ctx{fs.cfg, head, client_ip_, client_port_, local_port_};
           taken = t_.shared.options.condition(*rules[i].condition, ctx);
@@ -262,6 +290,121 @@ class Session : public std::enable_shared_from_this<Session> {
     return false;
   }
 
+  size_t backend_index() const { return static_cast<size_t>(be_ - t_.backends.data()); }
+  uint32_t maxconn_of(size_t i) const { return be_->spec->servers[i].cfg->params.maxconn; }
+
+  // A connection slot on a server of be_: a pick whose slot is free, else a turn in the
+  // backend's FIFO (new requests queue behind waiting ones, as haproxy).
+  asio::awaitable<Slot> take_slot(const http1::Head* head, std::optional<size_t> exclude,
+                                  size_t& out) {
+    const BackendSpec& bs = *be_->spec;
+    const bool others_wait = bs.waiting->length.load(std::memory_order_acquire) > 0;
+    for (int tries = 0; tries < 4; ++tries) {
+      Pool::Pick r = pick(head, exclude);
+      if (r.outcome == Pool::Outcome::kNoServer) co_return Slot::kNoServer;
+      if (r.outcome == Pool::Outcome::kAllFull || others_wait) break;
+      // Another thread may have taken the last slot since the pick: pick again.
+      if (try_take_slot(bs.server_conns[r.index], maxconn_of(r.index))) {
+        out = r.index;
+        co_return Slot::kOk;
+      }
+    }
+    co_return co_await wait_in_queue(head, exclude, out);
+  }
+
+  // At the head of the queue: takes a free slot, if any, and leaves the queue.
+  bool try_from_front(const std::shared_ptr<Waiter>& w, const http1::Head* head,
+                      std::optional<size_t> exclude, size_t& out) {
+    BackendQueue& q = *be_->spec->waiting;
+    std::lock_guard lock(q.mu);
+    if (q.waiters.empty() || q.waiters.front() != w) return false;
+    Pool::Pick r = pick(head, exclude);
+    if (r.outcome != Pool::Outcome::kPicked) return false;
+    if (!try_take_slot(be_->spec->server_conns[r.index], maxconn_of(r.index))) return false;
+    q.waiters.pop_front();
+    q.length.fetch_sub(1, std::memory_order_acq_rel);
+    out = r.index;
+    return true;
+  }
+
+  // Out of the queue if still in it; false when a grant already took it out.
+  bool remove_from_queue(const std::shared_ptr<Waiter>& w) {
+    BackendQueue& q = *be_->spec->waiting;
+    std::lock_guard lock(q.mu);
+    auto it = std::find(q.waiters.begin(), q.waiters.end(), w);
+    if (it == q.waiters.end()) return false;
+    q.waiters.erase(it);
+    q.length.fetch_sub(1, std::memory_order_acq_rel);
+    return true;
+  }
+
+  // The session ends while queued: out of the queue, or hand a grant in flight on.
+  void leave_queue() {
+    if (!waiter_) return;
+    if (!remove_from_queue(waiter_)) {
+      if (waiter_->granted >= 0) {
+        release_slot(t_, backend_index(), static_cast<size_t>(waiter_->granted));
+      } else {
+        waiter_->abandoned = true;
+      }
+    }
+    waiter_.reset();
+  }
+
+  asio::awaitable<Slot> wait_in_queue(const http1::Head* head, std::optional<size_t> exclude,
+                                      size_t& out) {
+    const BackendSpec& bs = *be_->spec;
+    BackendQueue& q = *bs.waiting;
+    auto w = std::make_shared<Waiter>();
+    w->thread = &t_;
+    w->session = weak_from_this();
+    {
+      std::lock_guard lock(q.mu);
+      if (q.limit > 0 && q.waiters.size() >= q.limit) co_return Slot::kQueueFull;
+      q.waiters.push_back(w);
+      uint32_t len = q.length.fetch_add(1, std::memory_order_acq_rel) + 1;
+      uint32_t m = q.max.load(std::memory_order_relaxed);
+      while (len > m && !q.max.compare_exchange_weak(m, len, std::memory_order_relaxed)) {
+      }
+    }
+    waiter_ = w;
+    ++be_->counters.queue_current;
+    const TimePoint deadline = bs.queue_timeout ? clock_.now() + *bs.queue_timeout : kNever;
+    Slot result = Slot::kQueueTimeout;
+    for (;;) {
+      if (w->granted >= 0) {
+        out = static_cast<size_t>(w->granted);
+        result = Slot::kOk;
+        break;
+      }
+      // A slot freed while we were queuing finds no waiter yet: the head looks for itself.
+      if (try_from_front(w, head, exclude, out)) {
+        result = Slot::kOk;
+        break;
+      }
+      const TimePoint now = clock_.now();
+      const bool gone = !client_.is_open() || t_.stopping;
+      if (gone || now >= deadline) {
+        result = gone ? Slot::kAborted : Slot::kQueueTimeout;
+        if (!remove_from_queue(w)) w->abandoned = true;  // a grant in flight goes on
+        break;
+      }
+      Duration step = std::chrono::milliseconds(50);
+      if (deadline != kNever) step = std::min<Duration>(step, deadline - now);
+      queue_timer_.expires_after(step);
+      co_await queue_timer_.async_wait(kNothrow);
+    }
+    waiter_.reset();
+    --be_->counters.queue_current;
+    if (result == Slot::kQueueTimeout) {
+      ++be_->counters.queue_timeouts;
+      bs.waiting->timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
+    co_return result;
+  }
+
+  // Picks, takes a slot (or queues) and connects, with retries; redispatch moves the last
+  // retry to another server.
   asio::awaitable<Connect> connect_server(const http1::Head* head, bool allow_reuse = false) {
     const BackendSpec& bs = *be_->spec;
     const uint32_t attempts = bs.cfg->retries + 1;
@@ -270,35 +413,50 @@ class Session : public std::enable_shared_from_this<Session> {
     TimePoint t0 = clock_.now();
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
       const bool last = attempt + 1 == attempts;
-      if (chosen < 0 || (last && attempt > 0 && bs.cfg->redispatch)) {
-        if (chosen >= 0) {
-          exclude = static_cast<size_t>(chosen);
-          ++be_->counters.redispatches;
-        }
-        Pool::Pick r = pick(head, exclude);
-        if (r.outcome == Pool::Outcome::kAllFull) {
-          // No queue yet: wait `timeout queue` once, then try again (see proxy.cc notes).
-          co_await wait_for(bs.queue.value_or(bs.connect.value_or(std::chrono::seconds(5))));
-          if (!client_.is_open()) co_return Connect::kFailed;
-          r = pick(head, exclude);
-          if (r.outcome == Pool::Outcome::kAllFull) co_return Connect::kFull;
-        }
-        if (r.outcome != Pool::Outcome::kPicked) co_return Connect::kNoServer;
-        chosen = static_cast<int>(r.index);
-      } else if (attempt > 0) {
+      bool need_pick = chosen < 0 || (last && attempt > 0 && bs.cfg->redispatch);
+      if (!need_pick) {
         // haproxy's turn-around: do not hammer a server that refused a moment ago.
         co_await wait_for(std::min<Duration>(bs.connect.value_or(std::chrono::seconds(1)),
                                              std::chrono::seconds(1)));
         if (!client_.is_open()) co_return Connect::kFailed;
+        const size_t c = static_cast<size_t>(chosen);
+        if (!try_take_slot(bs.server_conns[c], maxconn_of(c))) need_pick = true;
       }
+      if (need_pick) {
+        if (chosen >= 0 && last && bs.cfg->redispatch) {
+          exclude = static_cast<size_t>(chosen);
+          ++be_->counters.redispatches;
+          redispatched_ = true;
+        }
+        size_t idx = 0;
+        switch (co_await take_slot(head, exclude, idx)) {
+          case Slot::kOk:
+            break;
+          case Slot::kNoServer:
+            ended(SessionEnd::kServerRefused, TermPhase::kConnect);
+            co_return Connect::kNoServer;
+          case Slot::kQueueFull:
+            ended(SessionEnd::kServerRefused, TermPhase::kQueue);
+            co_return Connect::kQueueFull;
+          case Slot::kQueueTimeout:
+            ended(SessionEnd::kServerTimeout, TermPhase::kQueue);
+            co_return Connect::kQueueTimeout;
+          case Slot::kAborted:
+            ended(SessionEnd::kClientAbort, TermPhase::kQueue);
+            co_return Connect::kFailed;
+        }
+        chosen = static_cast<int>(idx);
+      }
+      if (!queue_left_) queue_left_ = clock_.now();
       if (attempt > 0) ++be_->counters.retries;
-      const ServerSpec& ss = bs.servers[static_cast<size_t>(chosen)];
+      const size_t ci = static_cast<size_t>(chosen);
+      const ServerSpec& ss = bs.servers[ci];
       tcp::endpoint ep = ss.endpoint;
       if (ep.port() == 0) ep.port(local_port_);
       std::error_code ec;
-      reused_ = attempt == 0 && allow_reuse && take_idle(static_cast<size_t>(chosen));
+      reused_ = attempt == 0 && allow_reuse && take_idle(ci);
       if (reused_) {
-        ++be_->servers[static_cast<size_t>(chosen)].reused;
+        ++be_->servers[ci].reused;
       } else {
         server_.open(ep.protocol(), ec);
       }
@@ -310,11 +468,12 @@ class Session : public std::enable_shared_from_this<Session> {
         disarm(Side::kServer);
         if (!ec && !server_.is_open()) ec = asio::error::operation_aborted;
       }
-      ServerRt& srt = be_->servers[static_cast<size_t>(chosen)];
+      ServerRt& srt = be_->servers[ci];
       if (!ec) {
         srv_ = &ss;
-        server_index_ = static_cast<size_t>(chosen);
-        be_->pool->opened(server_index_);
+        server_index_ = ci;
+        server_name_ = ss.cfg->name;
+        bs.conns->fetch_add(1, std::memory_order_relaxed);
         ++srt.counters.sessions_current;
         ++srt.counters.sessions_total;
         ++be_->counters.sessions_current;
@@ -324,19 +483,31 @@ class Session : public std::enable_shared_from_this<Session> {
           core::logger().info("server {}/{} accepts connections again", bs.cfg->name, ss.cfg->name);
         }
         t_connect_ = clock_.now() - t0;
+        connected_ = clock_.now();
         retries_done_ = attempt;
         co_return Connect::kOk;
       }
+      release_slot(t_, backend_index(), ci);
       std::error_code ignored;
       server_.close(ignored);
       ++srt.counters.connect_errors;
       ++be_->counters.connect_errors;
+      server_name_ = ss.cfg->name;
+      server_index_ = ci;
+      retries_done_ = attempt;
       if (!srt.failing) {
         srt.failing = true;
         core::logger().warn("server {}/{}: connect failed: {}", bs.cfg->name, ss.cfg->name,
                             server_timed_out_ ? "timeout" : ec.message());
       }
-      if (!client_.is_open()) co_return Connect::kFailed;
+      if (!client_.is_open()) {
+        ended(SessionEnd::kClientAbort, TermPhase::kConnect);
+        co_return Connect::kFailed;
+      }
+      if (last) {
+        ended(server_timed_out_ ? SessionEnd::kServerTimeout : SessionEnd::kServerRefused,
+              TermPhase::kConnect);
+      }
     }
     co_return Connect::kFailed;
   }
@@ -351,13 +522,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> run_tcp(std::shared_ptr<Session> self) {
     int be = choose_backend(nullptr);
-    if (be < 0) co_return;
+    if (be < 0) {
+      ended(SessionEnd::kServerRefused, TermPhase::kConnect);
+      log_end(false);
+      co_return;
+    }
     be_ = &t_.backends[static_cast<size_t>(be)];
     Connect c = co_await connect_server(nullptr);
-    if (c != Connect::kOk) co_return;
+    if (c != Connect::kOk) {
+      log_end(false);
+      co_return;
+    }
     const BackendSpec& bs = *be_->spec;
     co_await tunnel(self, first_of(bs.tunnel, fe_.spec->client), first_of(bs.tunnel, bs.server));
-    log_request(0, nullptr);
+    release_server();
+    log_end(false);
   }
 
   // Forwards both ways until both sides ended; half-closes are passed on.
@@ -419,6 +598,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (failed) {
       if (s.client_timed_out_) ++s.fe_.counters.timeouts;
       if (s.server_timed_out_ && s.be_ != nullptr) ++s.be_->counters.timeouts;
+      if (s.client_timed_out_) {
+        s.ended(SessionEnd::kClientTimeout, TermPhase::kData);
+      } else if (s.server_timed_out_) {
+        s.ended(SessionEnd::kServerTimeout, TermPhase::kData);
+      } else {
+        s.ended(from_client ? SessionEnd::kClientAbort : SessionEnd::kServerAbort,
+                TermPhase::kData);
+      }
       s.close_both();
     }
     s.disarm(from);
@@ -494,8 +681,24 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // The proxy's own answer for `status`: the backend's errorfile, else the frontend's, else
+  // the built-in page (as haproxy looks them up).
+  std::string_view error_page(int status) const {
+    const auto& pages = t_.shared.error_pages;
+    const auto code = static_cast<uint16_t>(status);
+    if (be_ != nullptr) {
+      const auto& m = pages[be_->spec->proxy_index];
+      if (auto it = m.find(code); it != m.end()) return it->second;
+    }
+    const auto& m = pages[fe_.spec->proxy_index];
+    if (auto it = m.find(code); it != m.end()) return it->second;
+    return {};
+  }
+
+  // Sends an error and leaves the client connection to be closed.
   asio::awaitable<bool> send_error(int status) {
-    std::string_view page = error_response(status);
+    std::string_view page = error_page(status);
+    if (page.empty()) page = error_response(status);
     ++fe_.counters.http_status[status_class(status)];
     client_timed_out_ = false;
     arm(Side::kClient, fe_.spec->client);
@@ -530,25 +733,41 @@ class Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       HeadWait w = co_await read_request_head(req, first);
       first = false;
-      if (w == HeadWait::kClosed || w == HeadWait::kError) co_return;
+      if (w == HeadWait::kClosed) co_return;
+      request_line_.reset();
+      if (w == HeadWait::kError) {
+        // A client that leaves inside a head: logged as haproxy does (CR, 400), no answer.
+        status_ = 400;
+        ended(SessionEnd::kClientAbort, TermPhase::kRequest);
+        log_end(true);
+        co_return;
+      }
       ++fe_.counters.http_requests;
       if (w == HeadWait::kTimeout) {
         ++fe_.counters.request_errors;
         ++fe_.counters.timeouts;
+        ended(SessionEnd::kClientTimeout, TermPhase::kRequest);
         co_await send_error(408);
+        log_end(true);
         co_return;
       }
       if (w == HeadWait::kRejected) {
         ++fe_.counters.request_errors;
+        ended(SessionEnd::kDenied, TermPhase::kRequest);
         co_await send_error(http1::verdict(req.error(), http1::Mode::kRequest).status);
+        log_end(true);
         co_return;
       }
       head_received_ = clock_.now();
+      {
+        const http1::Head& h = req.head();
+        request_line_ = fmt::format("{} {} HTTP/1.{}", h.method, h.target,
+                                    h.version == http1::Version::k10 ? 0 : 1);
+      }
       bool keep = co_await serve_request(self, req);
-      log_request(status_, &req.head());
+      log_end(true);
       if (!keep || t_.stopping) co_return;
-      status_ = 0;
-      bytes_in_ = bytes_out_ = 0;
+      next_request();
     }
   }
 
@@ -557,13 +776,32 @@ class Session : public std::enable_shared_from_this<Session> {
     const FrontendSpec& fs = *fe_.spec;
     t_response_ = Duration::zero();
     http1::Head head = req.head();
+    const bool request_whole = head_message_complete_ || head.no_body;
+    // haproxy's order: the frontend's http-request rules, the backend choice (which sees
+    // their rewrites), then the backend's own http-request rules.
+    if (const ProxyRules* r = rules_of(fs.proxy_index); r != nullptr && !r->http_request.empty()) {
+      lb::RequestContext ctx = acl_base_;
+      Outcome o = r->http_request.run(head, ctx);
+      if (o.kind != Outcome::Kind::kContinue)
+        co_return co_await answer_request_locally(o, head, request_whole);
+    }
     int bi = choose_backend(&head);
     if (bi < 0) {
+      ended(SessionEnd::kServerRefused, TermPhase::kConnect);
       co_await send_error(503);
       co_return false;
     }
     be_ = &t_.backends[static_cast<size_t>(bi)];
     ++be_->counters.http_requests;
+    if (be_->spec->proxy_index != fs.proxy_index) {
+      const ProxyRules* r = rules_of(be_->spec->proxy_index);
+      if (r != nullptr && !r->http_request.empty()) {
+        lb::RequestContext ctx = acl_base_;
+        Outcome o = r->http_request.run(head, ctx);
+        if (o.kind != Outcome::Kind::kContinue)
+          co_return co_await answer_request_locally(o, head, request_whole);
+      }
+    }
     const bool upgrade = head.upgrade;
     // Server connections are kept for HTTP/1.1 requests unless a close mode says otherwise;
     // `http-reuse safe` gives a client's first request a connection of its own.
@@ -579,6 +817,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (client_.is_open()) co_await send_error(503);
       co_return false;
     }
+    const bool response_rules = has_response_rules();
     const BackendSpec& bs = *be_->spec;
     const Proxy& bcfg = *bs.cfg;
     ++be_->servers[server_index_].counters.http_requests;
@@ -646,7 +885,15 @@ class Session : public std::enable_shared_from_this<Session> {
             break;
           }
           any_response = true;
+          const TermPhase phase = head_sent ? TermPhase::kData : TermPhase::kHeaders;
           if (ec && ec != asio::error::eof) {
+            if (server_timed_out_) {
+              ended(SessionEnd::kServerTimeout, phase);
+            } else if (!client_.is_open()) {
+              ended(SessionEnd::kClientAbort, phase);
+            } else {
+              ended(SessionEnd::kServerAbort, phase);
+            }
             if (server_timed_out_ && !head_sent) {
               ++be_->counters.timeouts;
               co_await send_error(504);
@@ -661,6 +908,7 @@ class Session : public std::enable_shared_from_this<Session> {
             http1::Progress p = resp.finish();
             if (p.failed() || !p.message_complete) {
               ++be_->counters.response_errors;
+              ended(SessionEnd::kServerAbort, phase);
               if (!head_sent) co_await send_error(502);
               keep = false;
               break;
@@ -674,6 +922,7 @@ class Session : public std::enable_shared_from_this<Session> {
         http1::Progress p = resp.feed(sbuf_.data());
         if (p.failed()) {
           ++be_->counters.response_errors;
+          ended(SessionEnd::kDenied, head_sent ? TermPhase::kData : TermPhase::kHeaders);
           if (!head_sent) co_await send_error(502);
           keep = false;
           break;
@@ -691,6 +940,19 @@ class Session : public std::enable_shared_from_this<Session> {
             continue;
           }
           if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
+          if (!response_at_) response_at_ = clock_.now();
+          if (response_rules) {
+            // The backend's http-response rules, then the frontend's.
+            Outcome o = run_response_rules(head, rh);
+            if (o.kind != Outcome::Kind::kContinue) {
+              // The server's answer is dropped, and with it its connection.
+              const bool whole = req_done_now || (pump_done_ && req_body_done_);
+              keep = co_await answer_response_locally(o, head, whole);
+              done = true;
+              server_keep = false;
+              break;
+            }
+          }
           status_ = rh.status;
           ++fe_.counters.http_status[status_class(rh.status)];
           ++be_->counters.http_status[status_class(rh.status)];
@@ -745,6 +1007,8 @@ class Session : public std::enable_shared_from_this<Session> {
           disarm(Side::kClient);
           count_client_write(n);
           if (ec) {
+            ended(client_timed_out_ ? SessionEnd::kClientTimeout : SessionEnd::kClientAbort,
+                  TermPhase::kData);
             keep = false;
             break;
           }
@@ -845,29 +1109,204 @@ class Session : public std::enable_shared_from_this<Session> {
     s.join_.cancel();
   }
 
-  void log_request(int status, const http1::Head* head) {
-    if (!t_.shared.options.on_request) return;
-    RequestLog l;
-    l.frontend = fe_.spec->cfg->name;
-    if (be_ != nullptr) l.backend = be_->spec->cfg->name;
-    l.client_ip = client_ip_;
-    l.client_port = client_port_;
-    l.accepted = accepted_;
-    l.started = started_;
-    l.t_request = head_received_ - started_;
-    l.t_connect = t_connect_;
-    l.t_response = t_response_;
-    l.t_total = clock_.now() - started_;
-    l.status = status;
-    l.bytes_in = bytes_in_;
-    l.bytes_out = bytes_out_;
-    if (head != nullptr) {
-      l.method = head->method;
-      l.target = head->target;
+  // ---- rules and local answers ----
+
+  const ProxyRules* rules_of(size_t proxy_index) const {
+    return t_.shared.rules[proxy_index].get();
+  }
+  bool has_response_rules() const {
+    const ProxyRules* f = rules_of(fe_.spec->proxy_index);
+    const ProxyRules* b = rules_of(be_->spec->proxy_index);
+    return (f != nullptr && !f->http_response.empty()) ||
+           (b != nullptr && !b->http_response.empty());
+  }
+  bool may_keep_client(const http1::Head& head, bool request_whole) const {
+    return head.keep_alive && request_whole && !t_.stopping &&
+           fe_.spec->cfg->http_conn_mode != HttpConnMode::kClose &&
+           (be_ == nullptr || be_->spec->cfg->http_conn_mode != HttpConnMode::kClose);
+  }
+
+  // The backend's http-response rules, then the frontend's (once for a listen section).
+  Outcome run_response_rules(const http1::Head& request, http1::Head& response) {
+    lb::RequestContext ctx = acl_base_;
+    ctx.request = &request;
+    if (be_->spec->proxy_index != fe_.spec->proxy_index) {
+      const ProxyRules* r = rules_of(be_->spec->proxy_index);
+      if (r != nullptr && !r->http_response.empty()) {
+        Outcome o = r->http_response.run(response, ctx);
+        if (o.kind != Outcome::Kind::kContinue) return o;
+      }
     }
-    l.retries = retries_done_;
-    l.termination = "--";
-    t_.shared.options.on_request(l);
+    const ProxyRules* r = rules_of(fe_.spec->proxy_index);
+    if (r != nullptr && !r->http_response.empty()) return r->http_response.run(response, ctx);
+    return {};
+  }
+
+  // deny / redirect / return / use-service from http-request rules. Like haproxy, the client
+  // connection stays open when the request allows it and was read whole.
+  asio::awaitable<bool> answer_request_locally(const Outcome& o, const http1::Head& head,
+                                               bool request_whole) {
+    if (o.kind == Outcome::Kind::kDeny) {
+      ++fe_.counters.denied_req;
+      if (be_ != nullptr) ++be_->counters.denied_req;
+      ended(SessionEnd::kDenied, TermPhase::kRequest);
+    } else {
+      ++fe_.counters.intercepted;
+      ended(SessionEnd::kLocal, TermPhase::kRequest);
+    }
+    co_return co_await send_local(o, head, may_keep_client(head, request_whole));
+  }
+
+  // The same from http-response rules: the server's response is not forwarded.
+  asio::awaitable<bool> answer_response_locally(const Outcome& o, const http1::Head& head,
+                                                bool request_whole) {
+    if (o.kind == Outcome::Kind::kDeny) {
+      ++fe_.counters.denied_resp;
+      ++be_->counters.denied_resp;
+      ended(SessionEnd::kDenied, TermPhase::kHeaders);
+    } else {
+      ++fe_.counters.intercepted;
+      ended(SessionEnd::kLocal, TermPhase::kHeaders);
+    }
+    co_return co_await send_local(o, head, may_keep_client(head, request_whole));
+  }
+
+  static int status_of(std::string_view response) {
+    // "HTTP/1.1 200 ..." -> 200
+    int status = 0;
+    if (response.size() >= 12) std::from_chars(response.data() + 9, response.data() + 12, status);
+    return status;
+  }
+
+  asio::awaitable<bool> send_local(const Outcome& o, const http1::Head& head, bool keep) {
+    std::string out;
+    int status = o.status;
+    if (o.kind == Outcome::Kind::kService) {
+      std::optional<std::string> answer;
+      if (t_.shared.options.service) {
+        RequestContext ctx{fe_.spec->cfg, &head, client_ip_, client_port_, local_port_};
+        answer = t_.shared.options.service(o.service, ctx);
+      }
+      if (!answer) {
+        co_await send_error(503);
+        co_return false;
+      }
+      out = std::move(*answer);
+      status = status_of(out);
+      keep = false;  // the service's framing is its own business: close after it
+    } else if (std::string_view page = o.kind == Outcome::Kind::kDeny ? error_page(o.status) : "";
+               !page.empty()) {
+      out = page;  // an errorfile goes out as it is, and the connection closes after it
+      keep = false;
+    } else {
+      out = render_response(o, !keep);
+    }
+    ++fe_.counters.http_status[status_class(status)];
+    if (be_ != nullptr) ++be_->counters.http_status[status_class(status)];
+    status_ = status;
+    const bool ok = co_await write_client(out);
+    co_return ok&& keep;
+  }
+
+  // ---- traffic logs ----
+
+  void ended(SessionEnd e, TermPhase p) {
+    if (end_ == SessionEnd::kNormal) {
+      end_ = e;
+      phase_ = p;
+    }
+  }
+
+  // The per-request state, cleared between two requests of a keep-alive connection.
+  void next_request() {
+    status_ = 0;
+    bytes_in_ = bytes_out_ = 0;
+    end_ = SessionEnd::kNormal;
+    phase_ = TermPhase::kNone;
+    queue_left_.reset();
+    connected_.reset();
+    response_at_.reset();
+    retries_done_ = 0;
+    redispatched_ = false;
+    server_name_ = {};
+    be_ = nullptr;
+    prev_end_ = clock_.now();
+  }
+
+  // The default format: one line when the connection is accepted.
+  void log_connect() {
+    if (!fe_.logger || fe_.spec->line_format != logfmt::LineFormat::kConnect) return;
+    logfmt::SessionLog s;
+    s.client_ip = client_ip_;
+    s.client_port = client_port_;
+    s.frontend_ip = local_ip_;
+    s.frontend_port = local_port_;
+    s.frontend = fe_.spec->cfg->name;
+    fe_.logger->emit(
+        logfmt::Level::kInfo,
+        logfmt::format_connect_log(s, fe_.spec->cfg->mode == Mode::kHttp, fe_.logger->max_line()));
+  }
+
+  // httplog / tcplog: one line per request (HTTP) or connection (TCP). Nothing is built when
+  // the frontend has no log target and nobody asked for the facts.
+  void log_end(bool http) {
+    const FrontendSpec& fs = *fe_.spec;
+    const bool line = fe_.logger != nullptr && fs.line_format != logfmt::LineFormat::kConnect;
+    if (!line && !t_.shared.options.on_request) return;
+    const TimePoint now = clock_.now();
+    logfmt::SessionLog s;
+    s.client_ip = client_ip_;
+    s.client_port = client_port_;
+    s.frontend_ip = local_ip_;
+    s.frontend_port = local_port_;
+    s.frontend = fs.cfg->name;
+    s.backend = be_ != nullptr ? be_->spec->cfg->name : fs.cfg->name;
+    s.server = std::string(server_name_);
+    logfmt::SessionTimes tm;
+    tm.accept = prev_end_;
+    tm.queue_left = queue_left_;
+    tm.connected = connected_;
+    tm.closed = now;
+    auto wall = [&](TimePoint at) {
+      return accept_wall_ +
+             std::chrono::duration_cast<std::chrono::system_clock::duration>(at - accepted_);
+    };
+    if (http) {
+      tm.request_start = started_;
+      if (request_line_) tm.request_complete = head_received_;
+      tm.response_headers = response_at_;
+      logfmt::set_http_timers(s, tm);
+      s.date = logfmt::to_local_time(wall(started_));
+    } else {
+      tm.accept = accepted_;
+      logfmt::set_tcp_timers(s, tm);
+      s.date = logfmt::to_local_time(accept_wall_);
+    }
+    s.status = status_;
+    s.bytes_out = bytes_out_;
+    s.bytes_in = bytes_in_;
+    s.termination = logfmt::termination_state(end_, phase_);
+    s.actconn = t_.shared.global_conns.load(std::memory_order_relaxed);
+    s.feconn = t_.shared.frontend_conns[fe_index()].load(std::memory_order_relaxed);
+    // As haproxy, counted when the line is written: this request's server connection has
+    // been let go by then.
+    if (be_ != nullptr) {
+      s.beconn = be_->spec->conns->load(std::memory_order_relaxed);
+      if (!server_name_.empty())
+        s.srv_conn = be_->spec->server_conns[server_index_].load(std::memory_order_relaxed);
+    }
+    s.retries = retries_done_;
+    s.redispatched = redispatched_;
+    if (be_ != nullptr)
+      s.backend_queue = be_->spec->waiting->length.load(std::memory_order_relaxed);
+    s.request_line = request_line_;
+    if (line && logfmt::should_log_end(*fs.cfg, s)) {
+      const size_t max = fe_.logger->max_line();
+      fe_.logger->emit(logfmt::Level::kInfo, http && fs.line_format == logfmt::LineFormat::kHttp
+                                                 ? logfmt::format_http_log(s, max)
+                                                 : logfmt::format_tcp_log(s, max));
+    }
+    if (t_.shared.options.on_request) t_.shared.options.on_request(s);
   }
 
   ThreadRt& t_;
@@ -907,7 +1346,55 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t retries_done_ = 0;
   uint64_t requests_ = 0;  // requests of this client connection so far
   bool reused_ = false;    // the server connection came from the idle list
+
+  // For the queue, the rules and the logs.
+  std::string local_ip_;
+  std::chrono::system_clock::time_point accept_wall_;
+  TimePoint prev_end_{};  // accept, or the end of the previous request
+  lb::RequestContext acl_base_;
+  std::shared_ptr<Waiter> waiter_;
+  asio::steady_timer queue_timer_;
+  std::optional<std::string> request_line_;  // unset: <BADREQ>
+  SessionEnd end_ = SessionEnd::kNormal;
+  TermPhase phase_ = TermPhase::kNone;
+  std::optional<TimePoint> queue_left_, connected_, response_at_;
+  bool redispatched_ = false;
+  std::string_view server_name_;
 };
+
+// On the waiter's thread: the slot is its own now, unless it gave up meanwhile.
+void grant(const std::shared_ptr<Waiter>& w, size_t bi, size_t si) {
+  auto s = w->session.lock();
+  if (!s || w->abandoned || w->thread->stopping) {
+    release_slot(*w->thread, bi, si);
+    return;
+  }
+  w->granted = static_cast<int>(si);
+  s->wake_from_queue();
+}
+
+void release_slot(ThreadRt& t, size_t bi, size_t si) {
+  const BackendSpec& bs = t.shared.backends[bi];
+  BackendQueue& q = *bs.waiting;
+  if (q.length.load(std::memory_order_acquire) > 0 && t.backends[bi].pool->usable(si)) {
+    std::shared_ptr<Waiter> w;
+    {
+      std::lock_guard lock(q.mu);
+      if (!q.waiters.empty()) {
+        w = std::move(q.waiters.front());
+        q.waiters.pop_front();
+        q.length.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+    if (w) {
+      // The slot goes over as it is: the count does not drop, so nobody overtakes.
+      ThreadRt* wt = w->thread;
+      asio::post(wt->worker.io(), [w = std::move(w), bi, si] { grant(w, bi, si); });
+      return;
+    }
+  }
+  bs.server_conns[si].fetch_sub(1, std::memory_order_acq_rel);
+}
 
 void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client) {
   set_nodelay(client);

@@ -1,19 +1,23 @@
 // The proxy run-time on loopback: fake upstreams in threads, raw clients, a real config.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +28,7 @@
 #include "lb/config.h"
 #include "lb/http1.h"
 #include "lb/proxy/proxy.h"
+#include "lb/rules.h"
 
 namespace tandem::lb::proxy {
 namespace {
@@ -238,7 +243,8 @@ int listening_socket() {
 
 class ProxyTest : public ::testing::Test {
  protected:
-  void start(std::string text, uint32_t threads = 1) {
+  void start(std::string text, uint32_t threads = 1,
+             const std::function<void(RuntimeOptions&)>& tweak = {}) {
     int lfd = listening_socket();
     for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;) {
       text.replace(at, 11, "fd@" + std::to_string(lfd));
@@ -256,6 +262,7 @@ class ProxyTest : public ::testing::Test {
     RuntimeOptions o;
     o.threads = threads;
     o.grace = 500ms;
+    if (tweak) tweak(o);
     auto rt = Runtime::create(config_, o);
     ::close(lfd);
     ASSERT_TRUE(rt.has_value()) << rt.error().to_string();
@@ -710,6 +717,503 @@ TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
   EXPECT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
   rt_->join();
   EXPECT_EQ(rt_->snapshot().find("fe")->frontend.sessions_total, 10u);
+}
+
+// ---- http-request / http-response rules ----
+
+// The error text of a Runtime::create that must fail.
+std::string create_error(std::string text, const std::function<void(RuntimeOptions&)>& tweak = {}) {
+  // Nothing listens: the failures tested come before any bind.
+  for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;)
+    text.replace(at, 11, "127.0.0.1:" + std::to_string(dead_port()));
+  auto path = std::filesystem::temp_directory_path() /
+              ("tandem-proxy-test-bad-" + std::to_string(::getpid()) + ".cfg");
+  {
+    std::ofstream f(path);
+    f << text;
+  }
+  core::Diagnostics diags;
+  Config config = load_config({path.string()}, diags);
+  std::filesystem::remove(path);
+  if (diags.has_errors()) return "config: " + diags.to_string();
+  RuntimeOptions o;
+  o.threads = 1;
+  if (tweak) tweak(o);
+  auto rt = Runtime::create(config, o);
+  if (rt) return "";
+  return rt.error().to_string();
+}
+
+TEST_F(ProxyTest, DeniedRequestNeverReachesTheServerAndGetsHaproxysPage) {
+  HttpUpstream up([](const Message& m) { return ok_response("up " + m.head.target); });
+  start(http_config({up.server.port()}, "  http-request deny if { path_beg /admin }\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /admin/x HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // haproxy 2.6 keeps a keep-alive client after a deny: the page, then the next request.
+  const std::string page(default_error_response(403));
+  std::string got;
+  char buf[4096];
+  while (got.size() < page.size()) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, page);
+  ASSERT_TRUE(send_all(fd, "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m.body, "up /open");
+  ::close(fd);
+  auto seen = up.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].head.target, "/open");
+  // A client that asks to close gets haproxy's page with "connection: close".
+  Message c = get("GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(c.head.status, 403);
+  EXPECT_FALSE(c.head.keep_alive);
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("fe")->frontend.denied_req, 2u);
+  EXPECT_EQ(snap.find("fe")->frontend.http_status[4], 2u);
+}
+
+TEST_F(ProxyTest, RuleOrderFrontendBackendRequestAndResponse) {
+  HttpUpstream up(
+      [](const Message&) { return ok_response("x", "Server: secret/1.0\r\nX-Order: up\r\n"); });
+  start(http_config({up.server.port()},
+                    "  http-request set-header X-Req fe\n"
+                    "  http-request del-header X-Drop\n"
+                    "  http-request set-header X-Path %[path]\n"
+                    "  http-response set-header X-Order \"%[hdr(X-Order)]-fe\"\n"
+                    "  http-response del-header Server\n",
+                    "  http-request set-header X-Req \"%[hdr(X-Req)]-be\"\n"
+                    "  http-request add-header X-Added yes if { hdr(X-Req) fe-be }\n"
+                    "  http-response set-header X-Order \"%[hdr(X-Order)]-be\"\n"));
+  Message m = get("GET /p?q=1 HTTP/1.1\r\nHost: x\r\nX-Drop: 1\r\nX-Req: client\r\n\r\n");
+  ASSERT_EQ(m.head.status, 200);
+  // Response: the backend's rules first, then the frontend's.
+  const http1::Header* order = http1::find_header(m.head.headers, "X-Order");
+  ASSERT_NE(order, nullptr);
+  EXPECT_EQ(order->value, "up-be-fe");
+  EXPECT_EQ(http1::find_header(m.head.headers, "Server"), nullptr);
+  auto seen = up.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  const auto& h = seen[0].head.headers;
+  ASSERT_NE(http1::find_header(h, "X-Req"), nullptr);
+  EXPECT_EQ(http1::find_header(h, "X-Req")->value, "fe-be");
+  EXPECT_EQ(http1::count_headers(h, "X-Req"), 1u);
+  ASSERT_NE(http1::find_header(h, "X-Added"), nullptr);
+  EXPECT_EQ(http1::find_header(h, "X-Drop"), nullptr);
+  ASSERT_NE(http1::find_header(h, "X-Path"), nullptr);
+  EXPECT_EQ(http1::find_header(h, "X-Path")->value, "/p");
+}
+
+TEST_F(ProxyTest, RedirectAndReturnAnswerLocally) {
+  HttpUpstream up([](const Message&) { return ok_response("up"); });
+  start(http_config({up.server.port()},
+                    "  http-request redirect location /new code 301 if { path /old }\n"
+                    "  http-request redirect prefix https://example.test if { path /pre }\n"
+                    "  http-request return status 200 content-type text/plain string hi "
+                    "if { path /ret }\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  ASSERT_TRUE(send_all(fd, "GET /old HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Message a = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(a.head.status, 301);
+  ASSERT_NE(http1::find_header(a.head.headers, "location"), nullptr);
+  EXPECT_EQ(http1::find_header(a.head.headers, "location")->value, "/new");
+  EXPECT_TRUE(a.head.keep_alive);
+  ASSERT_TRUE(send_all(fd, "GET /pre HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Message b = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(b.head.status, 302);
+  EXPECT_EQ(http1::find_header(b.head.headers, "location")->value, "https://example.test/pre");
+  ASSERT_TRUE(send_all(fd, "GET /ret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string raw = carry + recv_all(fd);
+  EXPECT_EQ(raw,
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n"
+            "connection: close\r\n\r\nhi");
+  ::close(fd);
+  EXPECT_EQ(up.server.accepted(), 0);
+  EXPECT_EQ(rt_->snapshot().find("fe")->frontend.intercepted, 3u);
+}
+
+TEST_F(ProxyTest, ResponseDeniedIs502AndCounted) {
+  HttpUpstream up([](const Message& m) {
+    if (m.head.target == "/leak") return ok_response("secret", "X-Leak: 1\r\n");
+    return ok_response("fine");
+  });
+  start(http_config({up.server.port()}, "",
+                    "  http-response deny if { res.hdr(X-Leak) -m found }\n"));
+  Message m = get("GET /leak HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(m.head.status, 502);
+  EXPECT_EQ(m.body.find("secret"), std::string::npos);
+  EXPECT_EQ(get("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").body, "fine");
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("be")->backend.denied_resp, 1u);
+  EXPECT_EQ(snap.find("fe")->frontend.denied_resp, 1u);
+}
+
+TEST_F(ProxyTest, UseBackendConditionsWithoutAHook) {
+  HttpUpstream one([](const Message&) { return ok_response("one"); });
+  HttpUpstream two([](const Message&) { return ok_response("two"); });
+  start(
+      "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\nfrontend fe\n  bind 127.0.0.1:0\n"
+      "  http-request set-header X-Route two if { path_beg /via-rule }\n"
+      "  use_backend b2 if { hdr(X-Route) two }\n  default_backend b1\n"
+      "backend b1\n  server s 127.0.0.1:" +
+      std::to_string(one.server.port()) +
+      "\nbackend b2\n  server s 127.0.0.1:" + std::to_string(two.server.port()) + "\n");
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "one");
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\nX-Route: two\r\n\r\n").body, "two");
+  // use_backend sees what the frontend's rules wrote.
+  EXPECT_EQ(get("GET /via-rule HTTP/1.1\r\nHost: x\r\n\r\n").body, "two");
+}
+
+TEST_F(ProxyTest, UseServiceGoesToTheHookOrIsRefusedAtStart) {
+  const std::string cfg =
+      "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\nfrontend fe\n  bind 127.0.0.1:0\n"
+      "  http-request use-service prometheus-exporter if { path /metrics }\n"
+      "  default_backend be\nbackend be\n  server s 127.0.0.1:1\n";
+  std::string err = create_error(cfg);
+  EXPECT_NE(err.find("use-service prometheus-exporter is not available"), std::string::npos) << err;
+  std::string seen_service;
+  start(cfg, 1, [&](RuntimeOptions& o) {
+    o.service = [&](std::string_view service, const RequestContext& ctx) {
+      seen_service = std::string(service) + " " + (ctx.head ? ctx.head->target : "");
+      return std::optional<std::string>(
+          "HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-type: text/plain\r\n\r\nmetrics");
+    };
+  });
+  Message m = get("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(m.head.status, 200);
+  EXPECT_EQ(m.body, "metrics");
+  EXPECT_EQ(seen_service, "prometheus-exporter /metrics");
+}
+
+// ---- errorfile ----
+
+std::string temp_file(const std::string& name, const std::string& content) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tandem-proxy-test-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream f(path, std::ios::binary);
+  f << content;
+  return path.string();
+}
+
+TEST_F(ProxyTest, ErrorfilesAreSentAsTheyAre) {
+  const std::string e503 =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n"
+      "Connection: close\r\n\r\nbackend!\n";
+  const std::string e403 =
+      "HTTP/1.0 403 Forbidden\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\nnope\n";
+  const std::string p503 = temp_file("503.http", e503);
+  const std::string p403 = temp_file("403.http", e403);
+  start(http_config({dead_port()},
+                    "  errorfile 403 " + p403 + "\n  http-request deny if { path /deny }\n",
+                    "  retries 0\n  errorfile 503 " + p503 + "\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /deny HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(recv_all(fd), e403);  // and the connection closes after an errorfile
+  ::close(fd);
+  fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(recv_all(fd), e503);
+  ::close(fd);
+  std::filesystem::remove(p503);
+  std::filesystem::remove(p403);
+}
+
+TEST_F(ProxyTest, ErrorfileLargerThanABufferIsAStartError) {
+  const std::string big = temp_file("big.http", "HTTP/1.1 503 X\r\n\r\n" + std::string(20000, 'x'));
+  std::string err = create_error(
+      "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n"
+      "frontend fe\n  bind 127.0.0.1:0\n  errorfile 503 " +
+      big +
+      "\n  default_backend be\n"
+      "backend be\n  server s 127.0.0.1:1\n");
+  EXPECT_NE(err.find(".cfg:8:17: errorfile 503"), std::string::npos) << err;
+  EXPECT_NE(err.find("more than tune.bufsize (16384)"), std::string::npos) << err;
+  std::filesystem::remove(big);
+}
+
+// ---- traffic logs ----
+
+// A unix datagram socket standing in for syslog.
+class SyslogSocket {
+ public:
+  SyslogSocket() {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("tandem-log-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)))
+                .string();
+    std::filesystem::remove(path_);
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path_.c_str(), path_.size() + 1);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    set_timeouts(fd_, 1000ms);
+  }
+  ~SyslogSocket() {
+    ::close(fd_);
+    std::filesystem::remove(path_);
+  }
+  const std::string& path() const { return path_; }
+  // The next datagram, or "" after a second.
+  std::string next() {
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+  int fd_ = -1;
+};
+
+uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// Masks what changes from run to run: the syslog date, the pid, the request date.
+std::string mask_dates(std::string line) {
+  line =
+      std::regex_replace(line, std::regex(R"(^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d )"), "<$1>DATE ");
+  line = std::regex_replace(line, std::regex(R"(haproxy\[\d+\]: )"), "haproxy[PID]: ");
+  return std::regex_replace(line, std::regex(R"(\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\])"),
+                            "[RDATE]");
+}
+
+TEST_F(ProxyTest, HttplogLinePerRequestToSyslog) {
+  SyslogSocket syslog;
+  HttpUpstream up([](const Message&) {
+    std::this_thread::sleep_for(60ms);  // a visible Tr
+    return ok_response("hello");
+  });
+  start("global\n  log " + syslog.path() + " local0\n" +
+        http_config({up.server.port()},
+                    "  log global\n  option httplog\n  http-request deny if { path /deny }\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  const uint16_t cport = local_port(fd);
+  ASSERT_TRUE(send_all(fd, "GET /x?y=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  ASSERT_EQ(m.body, "hello");
+  std::string line = mask_dates(syslog.next());
+  std::smatch t;
+  ASSERT_TRUE(std::regex_search(line, t, std::regex(R"( (\d+)/(\d+)/(\d+)/(\d+)/(\d+) 200 )")))
+      << line;
+  EXPECT_GE(std::stoi(t[4]), 50);               // Tr: the server's 60 ms
+  EXPECT_GE(std::stoi(t[5]), std::stoi(t[4]));  // Ta covers it
+  line = std::regex_replace(line, std::regex(R"( \d+/\d+/\d+/\d+/\d+ 200 )"), " T 200 ",
+                            std::regex_constants::format_first_only);
+  // The bytes: what the client received, headers included.
+  const std::string bytes =
+      std::to_string(std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").size());
+  EXPECT_EQ(line, "<134>DATE haproxy[PID]: 127.0.0.1:" + std::to_string(cport) +
+                      " [RDATE] fe be/s1 T 200 " + bytes +
+                      " - - ---- 1/1/0/0/0 0/0 \"GET /x?y=1 HTTP/1.1\"\n");
+  // A denied request on the same connection: haproxy's PR-- line. %B counts the bytes sent
+  // (haproxy 2.6 prints 3 more for its own answers: its internal message size).
+  ASSERT_TRUE(send_all(fd, "GET /deny HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Message d = read_message(fd, http1::Mode::kResponse, carry);
+  ASSERT_EQ(d.head.status, 403);
+  EXPECT_EQ(mask_dates(syslog.next()),
+            "<134>DATE haproxy[PID]: 127.0.0.1:" + std::to_string(cport) +
+                " [RDATE] fe fe/<NOSRV> 0/-1/-1/-1/0 403 " +
+                std::to_string(default_error_response(403).size()) +
+                " - - PR-- 1/1/0/0/0 0/0 \"GET "
+                "/deny HTTP/1.1\"\n");
+  ::close(fd);
+}
+
+TEST_F(ProxyTest, TcplogDontlognullAndConnectLines) {
+  SyslogSocket syslog;
+  Upstream echo([](int fd) { send_all(fd, "echo:" + recv_all(fd)); });
+  start(
+      "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\nlisten fe\n  bind 127.0.0.1:0\n  log " +
+      syslog.path() +
+      " local1 info\n  option tcplog\n  option dontlognull\n"
+      "  server e 127.0.0.1:" +
+      std::to_string(echo.port()) + "\n");
+  int quiet = connect_to(port_);  // sends nothing: no line under dontlognull
+  ASSERT_GE(quiet, 0);
+  ::shutdown(quiet, SHUT_WR);
+  EXPECT_EQ(recv_all(quiet), "echo:");
+  ::close(quiet);
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  const uint16_t cport = local_port(fd);
+  ASSERT_TRUE(send_all(fd, "ping"));
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(recv_all(fd), "echo:ping");
+  ::close(fd);
+  std::string line = mask_dates(syslog.next());
+  line = std::regex_replace(line, std::regex(R"( \d+/\d+/\d+ 9 )"), " T 9 ",
+                            std::regex_constants::format_first_only);
+  // local1.info: <142>; %B is what went to the client (9 bytes).
+  EXPECT_EQ(line, "<142>DATE haproxy[PID]: 127.0.0.1:" + std::to_string(cport) +
+                      " [RDATE] fe fe/e T 9 -- 1/1/0/0/0 0/0\n");
+}
+
+TEST_F(ProxyTest, DefaultFormatLogsConnectFromToAStdoutFile) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tandem-proxy-test-stdout-" + std::to_string(::getpid()));
+  int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+  ASSERT_GE(file, 0);
+  std::fflush(stdout);
+  int saved = ::dup(STDOUT_FILENO);
+  ::dup2(file, STDOUT_FILENO);  // `log stdout` writes to this file now
+  ::close(file);
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()}, "  log stdout format raw local0\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  const uint16_t cport = local_port(fd);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string carry;
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "ok");
+  ::close(fd);
+  rt_->stop_now();
+  rt_->join();
+  rt_.reset();
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(path);
+  EXPECT_EQ(text, "Connect from 127.0.0.1:" + std::to_string(cport) +
+                      " to 127.0.0.1:" + std::to_string(port_) + " (fe/HTTP)\n");
+}
+
+TEST_F(ProxyTest, NoLogTargetMeansNoLine) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  std::vector<std::string> lines;
+  std::mutex mu;
+  start(http_config({up.server.port()}, "  option httplog\n"), 1, [&](RuntimeOptions& o) {
+    o.on_request = [&](const logfmt::SessionLog& s) {
+      std::lock_guard lock(mu);
+      lines.push_back(s.server + " " + std::to_string(s.status));
+    };
+  });
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "ok");
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!lines.empty()) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "s1 200");
+}
+
+// ---- server maxconn across threads and the queue ----
+
+struct Concurrency {
+  std::atomic<int> now{0}, max{0};
+  void enter() {
+    int n = ++now;
+    int m = max.load();
+    while (n > m && !max.compare_exchange_weak(m, n)) {
+    }
+  }
+  void leave() { --now; }
+};
+
+TEST_F(ProxyTest, FullServerQueuesThenServesAndMaxqueueGives503) {
+  Concurrency c;
+  HttpUpstream up([&](const Message& m) {
+    c.enter();
+    std::this_thread::sleep_for(300ms);  // holds the only slot
+    c.leave();
+    return ok_response("served " + m.head.target);
+  });
+  start(http_config({}, "",
+                    "  timeout queue 3s\n  server s1 127.0.0.1:" +
+                        std::to_string(up.server.port()) + " maxconn 1 maxqueue 1\n"),
+        2);
+  auto t0 = std::chrono::steady_clock::now();
+  auto ask = [&](std::string path) {
+    return std::async(std::launch::async, [this, path] {
+      Message m = get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+      return std::make_pair(m, std::chrono::steady_clock::now());
+    });
+  };
+  auto a = ask("/a");
+  for (int i = 0; i < 400 && up.seen().empty(); ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(up.seen().size(), 1u);
+  auto b = ask("/b");
+  for (int i = 0; i < 400 && rt_->snapshot().find("be")->backend.queue_current == 0; ++i)
+    std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(rt_->snapshot().find("be")->backend.queue_current, 1u);
+  auto c3 = ask("/c");  // past maxqueue: 503 at once
+  auto [mc, tc] = c3.get();
+  EXPECT_EQ(mc.head.status, 503);
+  EXPECT_LT(tc - t0, 250ms);
+  auto [ma, ta] = a.get();
+  auto [mb, tb] = b.get();
+  EXPECT_EQ(ma.body, "served /a");
+  EXPECT_EQ(mb.body, "served /b");
+  EXPECT_GE(tb - t0, 550ms);   // waited for /a's slot
+  EXPECT_EQ(c.max.load(), 1);  // maxconn 1 held across the two threads
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("be")->backend.queue_max, 1u);
+  EXPECT_EQ(snap.find("be")->backend.queue_current, 0u);
+}
+
+TEST_F(ProxyTest, QueueTimeoutGives503) {
+  HttpUpstream up([&](const Message&) {
+    std::this_thread::sleep_for(400ms);
+    return ok_response("slow");
+  });
+  start(http_config({}, "",
+                    "  timeout queue 100ms\n  server s1 127.0.0.1:" +
+                        std::to_string(up.server.port()) + " maxconn 1\n"));
+  auto a =
+      std::async(std::launch::async, [this] { return get("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  for (int i = 0; i < 400 && up.seen().empty(); ++i) std::this_thread::sleep_for(2ms);
+  auto t0 = std::chrono::steady_clock::now();
+  Message b = get("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(b.head.status, 503);
+  EXPECT_GE(waited, 90ms);
+  EXPECT_LT(waited, 350ms);
+  EXPECT_EQ(a.get().body, "slow");
+  EXPECT_EQ(rt_->snapshot().find("be")->backend.queue_timeouts, 1u);
+  EXPECT_EQ(up.seen().size(), 1u);
+}
+
+TEST_F(ProxyTest, ServerMaxconnIsGlobalAcrossThreads) {
+  Concurrency c;
+  HttpUpstream up([&](const Message&) {
+    c.enter();
+    std::this_thread::sleep_for(40ms);
+    c.leave();
+    return ok_response("ok");
+  });
+  start(http_config({}, "",
+                    "  timeout queue 5s\n  server s1 127.0.0.1:" +
+                        std::to_string(up.server.port()) + " maxconn 2\n"),
+        2);
+  std::vector<std::future<Message>> all;
+  for (int i = 0; i < 8; ++i) {
+    all.push_back(std::async(std::launch::async,
+                             [this] { return get("GET / HTTP/1.1\r\nHost: x\r\n\r\n"); }));
+  }
+  for (auto& f : all) EXPECT_EQ(f.get().body, "ok");
+  EXPECT_EQ(c.max.load(), 2);
 }
 
 }  // namespace
