@@ -5,6 +5,7 @@
 #include <array>
 
 #include "lb/stats/csv.h"
+#include "lb/stats/prometheus.h"
 
 namespace tandem::lb::stats {
 namespace {
@@ -500,8 +501,40 @@ HttpReply serve_stats_page(const StatsPage& config, const PageInput& in, const S
   o.hide_version = config.hide_version;
   o.up_only = request.up_only;
   o.status = request.status;
-  if (in.method != "HEAD") reply.body = render_html(view, o);
+  reply.body = render_html(view, o);  // to_http_response leaves it out for HEAD
   return reply;
+}
+
+HttpReply prometheus_reply(const StatsView& view) {
+  HttpReply reply;
+  reply.headers.emplace_back("cache-control", "no-cache");
+  reply.headers.emplace_back("content-type", std::string(kPrometheusContentType));
+  reply.body = render_prometheus(view);
+  return reply;
+}
+
+std::string to_http_response(const HttpReply& reply, bool close, bool head) {
+  std::string_view reason = "OK";
+  switch (reply.status) {
+    case 303:
+      reason = "See Other";
+      break;
+    case 401:
+      reason = "Unauthorized";
+      break;
+    case 403:
+      reason = "Forbidden";
+      break;
+    default:
+      break;
+  }
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\n", reply.status, reason);
+  for (const auto& [name, value] : reply.headers) out += fmt::format("{}: {}\r\n", name, value);
+  out += fmt::format("content-length: {}\r\n", reply.body.size());
+  if (close) out += "connection: close\r\n";
+  out += "\r\n";
+  if (!head) out += reply.body;
+  return out;
 }
 
 }  // namespace tandem::lb::stats

@@ -75,4 +75,11 @@ struct PageInput {
 HttpReply serve_stats_page(const StatsPage& config, const PageInput& input, const StatsView& view,
                            AdminTarget* target);
 
+// The reply of `http-request use-service prometheus-exporter`: 200, text/plain; version=0.0.4.
+HttpReply prometheus_reply(const StatsView& view);
+
+// The reply as bytes: "HTTP/1.1 <status> <reason>", its headers, content-length, and
+// "connection: close" when `close`; no body for HEAD.
+std::string to_http_response(const HttpReply& reply, bool close, bool head = false);
+
 }  // namespace tandem::lb::stats

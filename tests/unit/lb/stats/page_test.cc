@@ -197,3 +197,27 @@ TEST(StatsPage, ShowsTheResultOfTheLastAction) {
 
 }  // namespace
 }  // namespace tandem::lb::stats
+
+namespace tandem::lb::stats {
+namespace {
+
+TEST(StatsPage, RepliesAsBytes) {
+  HttpReply r;
+  r.status = 303;
+  r.headers = {{"location", "/stats;st=DONE"}};
+  EXPECT_EQ(to_http_response(r, true),
+            "HTTP/1.1 303 See Other\r\nlocation: /stats;st=DONE\r\ncontent-length: 0\r\n"
+            "connection: close\r\n\r\n");
+  r = prometheus_reply(testing::sample_view());
+  EXPECT_EQ(r.status, 200);
+  const std::string bytes = to_http_response(r, false);
+  EXPECT_NE(bytes.find("content-type: text/plain; version=0.0.4\r\n"), std::string::npos);
+  EXPECT_NE(bytes.find(fmt::format("content-length: {}\r\n", r.body.size())), std::string::npos);
+  EXPECT_TRUE(bytes.ends_with(r.body));
+  const std::string head = to_http_response(r, false, true);
+  EXPECT_TRUE(head.ends_with("\r\n\r\n"));
+  EXPECT_NE(head.find(fmt::format("content-length: {}\r\n", r.body.size())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem::lb::stats
