@@ -518,7 +518,6 @@ struct Scenario {
   std::vector<std::pair<std::string, Kind>> servers;  // s1, s2, ... → S1_PORT, S2_PORT, ...
   bool second_frontend = false;                       // FE2_PORT
   std::chrono::milliseconds settle{0};                // wait after start-up (health checks)
-  bool needs_rules = false;                           // uses http-request/http-response rules
   std::function<void(Client&)> script;
 };
 
@@ -534,7 +533,7 @@ std::vector<std::pair<std::string, Kind>> echo_servers(int n) {
 
 std::vector<Scenario> scenarios() {
   std::vector<Scenario> v;
-  v.push_back({"01-routing.cfg", echo_servers(6), false, 0ms, false, [](Client& c) {
+  v.push_back({"01-routing.cfg", echo_servers(6), false, 0ms, [](Client& c) {
                  c.request("api read", get("/api/items"));
                  c.request("api write",
                            "POST /api/items HTTP/1.1\r\nHost: example.test\r\n"
@@ -551,7 +550,7 @@ std::vector<Scenario> scenarios() {
                  c.request("default", get("/index.html?q=1"));
                  c.request("http 1.0", "GET /old HTTP/1.0\r\n\r\n");
                }});
-  v.push_back({"02-request-headers.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+  v.push_back({"02-request-headers.cfg", echo_servers(1), false, 0ms, [](Client& c) {
                  c.request("plain", get("/"));
                  c.request("debug removed", get("/", "X-Debug: 1\r\nX-Keep: k\r\nX-Debug: 2\r\n"));
                  c.request("proto replaced", get("/", "X-Forwarded-Proto: https\r\n"));
@@ -559,8 +558,10 @@ std::vector<Scenario> scenarios() {
                  c.request("admin", get("/", "", "admin.example.test"));
                  c.request("internal kept", get("/", "X-Internal: 1\r\n"));
                  c.request("internal dropped", get("/", "X-Internal: 1\r\n"), "127.0.0.2");
+                 c.request("client already set", get("/a/b?c=d", "X-Client: forged\r\n"));
+                 c.request("no host in 1.0", "GET /ten HTTP/1.0\r\n\r\n");
                }});
-  v.push_back({"03-deny-redirect-return.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+  v.push_back({"03-deny-redirect-return.cfg", echo_servers(1), false, 0ms, [](Client& c) {
                  c.request("allowed", get("/ok"));
                  c.request("denied 429", get("/ok"), "127.0.0.2");
                  c.request("denied 403", get("/private/x"));
@@ -570,8 +571,17 @@ std::vector<Scenario> scenarios() {
                  c.request("return 200", get("/healthz"));
                  c.request("return 404", get("/gone/x"));
                  c.request("head of a return", "HEAD /healthz HTTP/1.1\r\nHost: e\r\n\r\n");
+                 c.request("redirect 303 drop-query", get("/account/x?y=1"));
+                 c.request("redirect 308 append-slash", get("/manual"));
+                 c.request("redirect 308 append-slash with query", get("/manual/page?x"));
+                 c.request("redirect set-cookie", get("/welcome"));
+                 c.request("deny 503 on PUT",
+                           "PUT /x HTTP/1.1\r\nHost: e\r\nContent-Length: 3\r\n\r\nabc");
+                 c.request("deny with a body",
+                           "POST /private HTTP/1.1\r\nHost: e\r\n"
+                           "Content-Length: 3\r\n\r\nabc");
                }});
-  v.push_back({"04-response-headers.cfg", echo_servers(1), false, 0ms, true, [](Client& c) {
+  v.push_back({"04-response-headers.cfg", echo_servers(1), false, 0ms, [](Client& c) {
                  c.request("200", get("/"));
                  c.request("500", get("/status/500"));
                  c.request("404", get("/status/404"));
@@ -586,9 +596,8 @@ std::vector<Scenario> scenarios() {
       c.note("equal weights in order", joined(equal));
     };
   };
-  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, false, roundrobin(false)});
-  v.push_back(
-      {"05-roundrobin-weights.cfg#order", echo_servers(6), false, 0ms, false, roundrobin(true)});
+  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, roundrobin(false)});
+  v.push_back({"05-roundrobin-weights.cfg#order", echo_servers(6), false, 0ms, roundrobin(true)});
   auto static_rr = [](bool exact) {
     return [exact](Client& c) {
       std::vector<std::string> seq;
@@ -613,10 +622,9 @@ std::vector<Scenario> scenarios() {
       c.note("first, three at once", joined(got));
     };
   };
-  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, false, static_rr(false)});
-  v.push_back(
-      {"06-static-rr-first.cfg#order", echo_servers(4), false, 0ms, false, static_rr(true)});
-  v.push_back({"07-hashing.cfg", echo_servers(6), false, 0ms, false, [](Client& c) {
+  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, static_rr(false)});
+  v.push_back({"06-static-rr-first.cfg#order", echo_servers(4), false, 0ms, static_rr(true)});
+  v.push_back({"07-hashing.cfg", echo_servers(6), false, 0ms, [](Client& c) {
                  std::string by_src, by_uri;
                  for (int round = 0; round < 2; ++round) {
                    for (int i = 1; i <= 8; ++i) {
@@ -641,14 +649,13 @@ std::vector<Scenario> scenarios() {
                 {"s5", Kind::kSick}},
                false,
                800ms,
-               false,
                [](Client& c) {
                  std::string seq;
                  for (int i = 0; i < 6; ++i) seq += c.exchange(get("/")).server + " ";
                  c.note("one server up", seq);
                  c.request("all down", get("/down"));
                }});
-  v.push_back({"09-limits.cfg", echo_servers(1), true, 0ms, false, [](Client& c) {
+  v.push_back({"09-limits.cfg", echo_servers(1), true, 0ms, [](Client& c) {
                  // A head that never ends: 408 after `timeout http-request` (300 ms).
                  int fd = connect_from("127.0.0.1", c.port());
                  auto t0 = Clock::now();
@@ -675,7 +682,7 @@ std::vector<Scenario> scenarios() {
                }});
   // Known difference: a connection that sends nothing until `timeout http-request` gets a
   // 408 from haproxy 2.6 (unless `option http-ignore-probes`); tandem-lb closes it silently.
-  v.push_back({"09-limits.cfg#idle", echo_servers(1), true, 0ms, false, [](Client& c) {
+  v.push_back({"09-limits.cfg#idle", echo_servers(1), true, 0ms, [](Client& c) {
                  int idle = connect_from("127.0.0.1", c.port());
                  auto t0 = Clock::now();
                  Answer none = read_answer(idle, "GET");
@@ -685,7 +692,7 @@ std::vector<Scenario> scenarios() {
                  c.note("idle connection timing",
                         took >= 280ms && took < 1500ms ? "in time" : "off");
                }});
-  v.push_back({"10-forwardfor.cfg", echo_servers(5), false, 0ms, false, [](Client& c) {
+  v.push_back({"10-forwardfor.cfg", echo_servers(5), false, 0ms, [](Client& c) {
                  for (const char* src : {"127.0.0.1", "127.0.0.2"}) {
                    std::string s(src);
                    c.request("plain from " + s, get("/"), s);
@@ -831,9 +838,8 @@ INSTANTIATE_TEST_SUITE_P(differential, Differential,
                                            "10-forwardfor.cfg"),
                          test_name);
 
-// The configs with rules. Disabled: tandem-lb at this commit refuses to start with
-// http-request/http-response rules ("not served by this version's proxy yet").
-INSTANTIATE_TEST_SUITE_P(DISABLED_differential_rules, Differential,
+// The configs with http-request/http-response rules.
+INSTANTIATE_TEST_SUITE_P(differential_rules, Differential,
                          ::testing::Values("02-request-headers.cfg", "03-deny-redirect-return.cfg",
                                            "04-response-headers.cfg"),
                          test_name);
