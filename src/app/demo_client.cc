@@ -271,7 +271,14 @@ Outage measure(const std::vector<Request>& requests, double from_ms, double to_m
   size_t first_fail = requests.size();
   for (size_t i = 0; i < requests.size(); ++i) {
     const Request& r = requests[i];
-    if (r.sent_ms < from_ms || (to_ms >= 0 && r.sent_ms >= to_ms)) continue;
+    bool inside = r.sent_ms >= from_ms && (to_ms < 0 || r.sent_ms < to_ms);
+    if (!r.ok) {
+      // A failed request still in flight when a fault struck failed because of that fault.
+      bool at_from = r.sent_ms < from_ms && r.done_ms > from_ms;
+      bool at_to = to_ms >= 0 && r.sent_ms < to_ms && r.done_ms > to_ms;
+      inside = (inside || at_from) && !at_to;
+    }
+    if (!inside) continue;
     ++o.requests;
     if (!r.ok) {
       ++o.failed;

@@ -71,7 +71,9 @@ struct Outage {
   bool recovered = true;     // a success followed the last failure
   double first_fail_ms = 0;  // wall clock, when failed > 0
 };
-// Requests sent in [from_ms, to_ms) (to_ms < 0: no end). The next success may lie after to_ms.
+// Requests sent in [from_ms, to_ms) (to_ms < 0: no end), where a failed one belongs to the
+// window in which it was still in flight at its end: a request sent just before a fault and
+// timed out by it is that fault's. The next success may lie after to_ms.
 Outage measure(const std::vector<Request>& requests, double from_ms, double to_ms);
 
 // Whether the last `window_ms` of finished requests (by send time, up to the complete

@@ -120,6 +120,39 @@ check "tandem bogus" 2 "unknown command 'bogus'" -- "$bin/tandem" bogus
 check "tandem status with no daemon says so" 2 "tandem-vrrp  is the daemon running\\? cannot connect to $work/none.sock" -- "$bin/tandem" status --vrrp-socket "$work/none.sock" --lb-socket "$work/none2.sock"
 check "tandem status --json" 2 '"running": false' -- "$bin/tandem" status --json --vrrp-socket "$work/none.sock" --lb-socket "$work/none2.sock"
 check "tandem demo reads the examples" 0 "node-a.keepalived.conf +ok" -- "$bin/tandem" demo --examples "$ex"
+check "tandem demo unknown option" 2 "unknown option '--bogus'" -- "$bin/tandem" demo --bogus
+check "tandem demo --bound out of range" 2 "N=SECONDS with N from 1 to 4" -- "$bin/tandem" demo --bound 7=1
+check "tandem demo-web bad port" 2 "bad port 'x'" -- "$bin/tandem" demo-web --name w --port x
+# The demo without root's privileges: tandem-lb on loopback over five web servers, web3 killed;
+# --check fails unless the health check took web3 out and no request failed after that.
+check "tandem demo --local --check" 0 "0 after the health check took web3 out" -- \
+  env TMPDIR="$work" "$bin/tandem" demo --local --check --json "$work/local.json"
+if grep -q '"mode": "local"' "$work/local.json" 2>/dev/null && grep -q '"within_bound": true' "$work/local.json"; then
+  echo "ok   tandem demo --local --json"; passes=$((passes + 1))
+else
+  echo "FAIL tandem demo --local --json"; cat "$work/local.json" 2>&1 | sed 's/^/    /'; failures=$((failures + 1))
+fi
+if ls -d "$work"/tandem-demo-* >/dev/null 2>&1; then
+  echo "FAIL tandem demo --local left its folder"; failures=$((failures + 1))
+else
+  echo "ok   tandem demo --local removes its folder"; passes=$((passes + 1))
+fi
+# As a user without privileges (when this runs as root and setpriv is there), the plain
+# `tandem demo` says why the pair cannot run and runs the loopback part.
+as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+nobody_tmp=""
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  nobody_tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-cli-user.XXXXXX") && chmod 777 "$nobody_tmp"
+fi
+if [ -n "$nobody_tmp" ] && as_user test -x "$bin/tandem" && as_user test -w "$nobody_tmp"; then
+  check "tandem demo without root says so" 0 "cannot run here: it needs root" -- \
+    as_user env TMPDIR="$nobody_tmp" "$bin/tandem" demo --check
+  check "tandem demo --clean without root" 1 "needs root" -- as_user "$bin/tandem" demo --clean
+  rm -rf "$nobody_tmp"
+else
+  [ -z "$nobody_tmp" ] || rm -rf "$nobody_tmp"
+  echo "skip tandem demo as a user (not root, or no setpriv, or the build is not reachable)"
+fi
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

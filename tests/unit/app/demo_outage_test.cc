@@ -63,6 +63,19 @@ TEST(DemoOutage, LaterFailuresCountButTheOutageIsTheFirst) {
   EXPECT_DOUBLE_EQ(o.outage_ms, 20);
 }
 
+TEST(DemoOutage, AFailureInFlightAtTheNextFaultIsThatFaults) {
+  //                     0123456789
+  auto s = stream("....xxxx..");
+  s[4].done_ms = 250;  // sent at 40, timed out at 250: in flight at 50 (the next fault)
+  auto first = measure(s, 0, 50);
+  EXPECT_EQ(first.failed, 0u);
+  EXPECT_EQ(first.requests, 4u);
+  auto second = measure(s, 50, -1);
+  EXPECT_EQ(second.failed, 4u);
+  EXPECT_DOUBLE_EQ(second.first_fail_ms, 40);
+  EXPECT_DOUBLE_EQ(second.outage_ms, 40);  // from 40 to the success sent at 80
+}
+
 TEST(DemoSettled, NeedsTheWholeWindowOfSuccesses) {
   auto s = stream("xx..........");  // successes from 20 to 110
   EXPECT_TRUE(settled(s, s.size(), 0, 80));
