@@ -10,7 +10,8 @@
 //   wakes on a local session end or every 50 ms.
 // - Idle server connections are kept per thread and server (http-reuse safe/always), at
 //   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
-// - TCP forwarding copies through a bufsize buffer; splice() between plain sockets is next.
+// - TCP mode and tunnels splice() through a pipe per direction; the copy loop stays for bytes
+//   buffered before a tunnel starts, for RuntimeOptions::splice = false and when splice fails.
 // - Health checks (health_check.cc) are not wired yet: they should call set_server_up().
 #include "lb/proxy/proxy.h"
 
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 
 #include <fstream>
@@ -632,6 +634,9 @@ void Runtime::start() {
   Impl& im = *impl_;
   if (im.started) return;
   im.started = true;
+  // splice() into a socket the peer has closed raises SIGPIPE (no MSG_NOSIGNAL there), as
+  // haproxy knows: it ignores the signal too.
+  if (im.shared->options.splice) ::signal(SIGPIPE, SIG_IGN);
   im.threads_left = im.threads.size();
   for (auto& t : im.threads) {
     ThreadRt* tp = t.get();

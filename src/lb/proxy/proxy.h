@@ -96,6 +96,9 @@ struct RuntimeOptions {
   ServiceHook service;
   // False: `log` lines are not opened and nothing is logged (on_request still runs).
   bool traffic_logs = true;
+  // TCP mode and tunnels move bytes with splice(2) between the sockets (no copy to user
+  // space); false: through a bufsize buffer, as when splice is refused.
+  bool splice = true;
   uint32_t threads = 0;  // 0: global nbthread, or the number of CPUs
   // How long a graceful stop waits for sessions; unset: hard-stop-after, else 30 s.
   std::optional<core::Duration> grace;

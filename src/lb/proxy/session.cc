@@ -1,5 +1,6 @@
 // Client sessions: a TCP session is a server connection and two pumps; an HTTP session parses
 // requests one at a time, forwards each to a server and streams the response back.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -579,8 +580,25 @@ class Session : public std::enable_shared_from_this<Session> {
         buf.consume(n);
       }
       if (failed || !in.is_open()) break;
-      s.arm(from, tin);
-      auto [ec, n] = co_await in.async_read_some(buf.space(), kNothrow);
+      std::error_code ec;
+      size_t n = 0;
+      if (s.t_.shared.options.splice && !s.splice_failed_) {
+        switch (co_await splice_loop(s, from)) {
+          case SpliceEnd::kEof:
+            ec = asio::error::eof;
+            break;
+          case SpliceEnd::kFailed:
+            failed = true;
+            break;
+          case SpliceEnd::kUnavailable:
+            s.splice_failed_ = true;  // copy from now on
+            continue;
+        }
+        if (failed) break;
+      } else {
+        s.arm(from, tin);
+        std::tie(ec, n) = co_await in.async_read_some(buf.space(), kNothrow);
+      }
       if (ec == asio::error::eof) {
         std::error_code ignored;
         out.shutdown(tcp::socket::shutdown_send, ignored);
@@ -612,6 +630,75 @@ class Session : public std::enable_shared_from_this<Session> {
     if (from == Side::kServer) {
       s.pump_done_ = true;
       s.join_.cancel();
+    }
+  }
+
+  enum class SpliceEnd : uint8_t { kEof, kFailed, kUnavailable };
+
+  // Moves bytes from one socket to the other through a pipe with splice(2), never through
+  // user space. A pipe that cannot be made, or a socket splice refuses (EINVAL), falls back
+  // to copying; nothing has been read then.
+  static asio::awaitable<SpliceEnd> splice_loop(Session& s, Side from) {
+    const bool from_client = from == Side::kClient;
+    tcp::socket& in = from_client ? s.client_ : s.server_;
+    tcp::socket& out = from_client ? s.server_ : s.client_;
+    const Side to = from_client ? Side::kServer : Side::kClient;
+    const auto& tin = from_client ? s.tclient_ : s.tserver_;
+    const auto& tout = from_client ? s.tserver_ : s.tclient_;
+    int p[2];
+    if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) co_return SpliceEnd::kUnavailable;
+    struct Pipe {
+      int fds[2];
+      ~Pipe() {
+        ::close(fds[0]);
+        ::close(fds[1]);
+      }
+    } pipe{{p[0], p[1]}};
+    std::error_code ignored;
+    in.native_non_blocking(true, ignored);
+    out.native_non_blocking(true, ignored);
+    const size_t chunk = std::max<size_t>(s.t_.shared.bufsize, 65536);
+    size_t queued = 0;  // bytes in the pipe
+    bool moved_any = false;
+    for (;;) {
+      while (queued > 0) {
+        s.arm(to, tout);  // as the copy loop: each transfer restarts the inactivity timer
+        ssize_t n = ::splice(p[0], nullptr, out.native_handle(), nullptr, queued,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+          queued -= static_cast<size_t>(n);
+          if (from_client) {
+            s.count_server_write(static_cast<size_t>(n));
+          } else {
+            s.count_client_write(static_cast<size_t>(n));
+          }
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          auto [ec] = co_await out.async_wait(tcp::socket::wait_write, kNothrow);
+          if (ec) co_return SpliceEnd::kFailed;
+          continue;
+        }
+        co_return SpliceEnd::kFailed;
+      }
+      if (!in.is_open()) co_return SpliceEnd::kFailed;
+      s.arm(from, tin);
+      ssize_t n = ::splice(in.native_handle(), nullptr, p[1], nullptr, chunk,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        moved_any = true;
+        queued = static_cast<size_t>(n);
+        if (from_client) s.count_client_read(queued);
+        continue;
+      }
+      if (n == 0) co_return SpliceEnd::kEof;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        auto [ec] = co_await in.async_wait(tcp::socket::wait_read, kNothrow);
+        if (ec) co_return SpliceEnd::kFailed;
+        continue;
+      }
+      if (errno == EINVAL && !moved_any) co_return SpliceEnd::kUnavailable;
+      co_return SpliceEnd::kFailed;
     }
   }
 
@@ -1344,8 +1431,9 @@ class Session : public std::enable_shared_from_this<Session> {
   int status_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   uint32_t retries_done_ = 0;
-  uint64_t requests_ = 0;  // requests of this client connection so far
-  bool reused_ = false;    // the server connection came from the idle list
+  uint64_t requests_ = 0;       // requests of this client connection so far
+  bool reused_ = false;         // the server connection came from the idle list
+  bool splice_failed_ = false;  // splice() was refused once: copy
 
   // For the queue, the rules and the logs.
   std::string local_ip_;
