@@ -471,6 +471,27 @@ def notify_suite(args, check, work, up_a):
         sock.close()
 
 
+def crash_suite(args, check, work, up_a):
+    """A worker that dies on its own takes the master with it (haproxy's default)."""
+    port = free_port()
+    cfg = os.path.join(work, "crash.cfg")
+    write_config(cfg, port=port, upstream=up_a, nbthread=args.nbthread)
+    proc = Proc([args.binary, "-W", "-f", cfg], os.path.join(work, "crash.log"))
+    try:
+        if not check(proc.wait_for(TANDEM_READY, 1), "crash: the worker starts", proc.log()):
+            return
+        for w in children_of(proc.pid):
+            os.kill(w, signal.SIGKILL)
+        try:
+            rc = proc.p.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 128 + signal.SIGKILL and "died unexpectedly" in proc.log(),
+              "crash: the master leaves with the worker's status", f"status {rc}")
+    finally:
+        proc.stop(signal.SIGKILL)
+
+
 HAPROXY_CONFIG = """global
     nbthread {nbthread}
     hard-stop-after 5s
@@ -534,6 +555,7 @@ def main():
                     log(f"SKIP {e}")
                     return 77
                 notify_suite(args, check, work, up_a)
+                crash_suite(args, check, work, up_a)
                 sf_suite(args, check, work, up_a)
         finally:
             for u in ups:
