@@ -266,6 +266,34 @@ std::string short_lb_line(const std::string& line, size_t pos) {
   return cut == std::string::npos ? s : s.substr(0, cut);
 }
 
+constexpr double kCheckBurstMs = 300;
+
+struct CheckLine {
+  std::string name, verdict, reason;
+};
+// "Server webs/web3 is DOWN, reason: Layer4 connection problem, info: "Network is
+// unreachable", check duration: 0ms. ..." -> {web3, DOWN, " (Network is unreachable)"}.
+CheckLine parse_check_line(const std::string& text) {
+  CheckLine c;
+  auto slash = text.find('/');
+  auto is = text.find(" is ");
+  if (slash == std::string::npos || is == std::string::npos) return {text, "", ""};
+  c.name = text.substr(slash + 1, is - slash - 1);
+  auto comma = text.find(',', is);
+  c.verdict = text.substr(is + 4, comma == std::string::npos ? std::string::npos : comma - is - 4);
+  auto info = text.find("info: \"");
+  auto reason = text.find("reason: ");
+  if (info != std::string::npos) {
+    auto end = text.find('"', info + 7);
+    c.reason = " (" + text.substr(info + 7, end == std::string::npos ? end : end - info - 7) + ")";
+  } else if (reason != std::string::npos) {
+    auto end = text.find(',', reason);
+    c.reason =
+        " (" + text.substr(reason + 8, end == std::string::npos ? end : end - reason - 8) + ")";
+  }
+  return c;
+}
+
 std::string fmt_s(double ms) {
   return fmt::format("{:.3f} s", ms / 1000.0);
 }
@@ -499,6 +527,11 @@ class PairDemo {
     pid_t lb = -1, vrrp = -1;
     fs::path dir;
     LogTail vrrp_log, lb_log;
+    struct Checks {  // a burst of health-check verdicts, said as one line
+      double at = 0;
+      std::string verdict, reason;
+      std::vector<std::string> names;
+    } checks;
     std::string state = "INIT";
     bool proxy_up = false;
     double entered_ms = 0;  // wall clock of the last state change (from its log)
@@ -509,6 +542,13 @@ class PairDemo {
   void start_lb(Node& n);
   void start_vrrp(Node& n);
   void tick();
+  void say_checks(Node& n) {
+    std::string names;
+    for (const auto& name : n.checks.names) names += (names.empty() ? "" : " ") + name;
+    tl_.say(n.checks.at, fmt::format("node {}: tandem-lb: {} {}{}", n.name, names, n.checks.verdict,
+                                     n.checks.reason));
+    n.checks.names.clear();
+  }
   template <typename Pred>
   void wait_for(const std::string& what, double timeout_ms, Pred pred);
   FaultResult fault(const std::string& id, const std::string& what, Node* new_master,
@@ -598,12 +638,27 @@ void PairDemo::tick() {
       }
     }
     for (const auto& line : n->lb_log.read()) {
+      auto at = log_time_ms(line).value_or(demo::wall_ms());
       auto pos = line.find("Server webs/");
-      if (pos != std::string::npos || line.find(" error: ") != std::string::npos) {
-        auto at = log_time_ms(line).value_or(demo::wall_ms());
+      if (pos != std::string::npos) {
+        // Health-check verdicts come in bursts (a node's link goes down: every server at
+        // once); one line per burst of the same verdict and reason.
+        auto check = parse_check_line(line.substr(pos));
+        auto& g = n->checks;
+        if (!g.names.empty() &&
+            (g.verdict != check.verdict || g.reason != check.reason || at - g.at > kCheckBurstMs))
+          say_checks(*n);
+        if (g.names.empty()) {
+          g.at = at;
+          g.verdict = check.verdict;
+          g.reason = check.reason;
+        }
+        g.names.push_back(check.name);
+      } else if (line.find(" error: ") != std::string::npos) {
         tl_.say(at, fmt::format("node {}: tandem-lb: {}", n->name, short_lb_line(line, pos)));
       }
     }
+    if (!n->checks.names.empty() && demo::wall_ms() - n->checks.at > kCheckBurstMs) say_checks(*n);
   }
   if (watch_) watch_->poll();
   tl_.flush(false);
@@ -815,6 +870,7 @@ int PairDemo::run() {
     start_lb(b_);
     start_vrrp(b_);
     wait_for("node B BACKUP again", 10000, [&] { return b_.state == "BACKUP"; });
+    tl_.flush(true);
     lab_.keep();
     fmt::print(
         "\nThe lab stays up (--keep). Explore it:\n"

@@ -343,8 +343,11 @@ std::vector<std::string> sweep(bool all) {
       // The killed processes must be gone before the namespace can really go.
       if (killed > 0) ::usleep(50000);
       run_command({ip_path, "netns", "del", name});
-      done.push_back(fmt::format("namespace {} (run {}{})", name, owner,
-                                 killed ? fmt::format(", {} processes killed", killed) : ""));
+      done.push_back(fmt::format(
+          "namespace {} (run {}{})", name, owner,
+          killed ? fmt::format(", {} killed",
+                               killed == 1 ? "1 process" : fmt::format("{} processes", killed))
+                 : ""));
     }
   }
   if (fs::is_directory(tmpdir, ec)) {

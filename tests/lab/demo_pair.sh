@@ -4,7 +4,8 @@
 # restarted proxy (faults 1 and 2) 0.5 s, below node B's Master_Down_Interval (0.72 s at the
 # demo's 0.2 s advert interval), so a regression to waiting for silence is caught; a dead link
 # (fault 3) 3 x Master_Down_Interval + 0.3 s; a backup stopping (fault 4) no failed request.
-# Then the clean-up: the demo interrupted mid-run (SIGINT) leaves no namespace and no process.
+# Then the clean-up: the demo interrupted mid-run (SIGINT) leaves no namespace and no process,
+# and what a run killed with SIGKILL left is swept by the next run.
 set -euo pipefail
 bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 if [[ $(id -u) != 0 ]]; then
@@ -92,4 +93,23 @@ set -e
 for k in $kids; do
   ! kill -0 "$k" 2>/dev/null || fail "process $k of node A still runs after SIGINT"
 done
+# 4. Killed (SIGKILL: no clean-up of its own): the next run sweeps what it left.
+"$bin/tandem" demo >"$work/out4.txt" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  grep -q "client: served steadily" "$work/out4.txt" && break
+  sleep 0.05
+done
+kids=$(ip netns pids "td-$pid-a" | xargs)
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+[[ -n $(demo_namespaces "$pid") ]] || fail "nothing left to sweep after SIGKILL (the test is wrong)"
+"$bin/tandem" demo --local >"$work/out5.txt" 2>&1 || { cat "$work/out5.txt"; fail "demo --local failed"; }
+grep -q "removed what a dead demo run left: namespace td-$pid-a" "$work/out5.txt" ||
+  { cat "$work/out5.txt"; fail "the next run did not say it swept run $pid"; }
+[[ -z $(demo_namespaces "$pid") ]] || fail "namespaces of the killed run left: $(demo_namespaces "$pid")"
+for k in $kids; do
+  ! kill -0 "$k" 2>/dev/null || fail "process $k of the killed run still runs"
+done
+[[ ! -e ${TMPDIR:-/tmp}/tandem-demo-$pid ]] || fail "the killed run's folder was left"
 echo "demo_pair: all checks passed"
