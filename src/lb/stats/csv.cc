@@ -102,7 +102,7 @@ Row frontend_row(const ProxyView& p) {
   r.set(kStatus, p.stopped ? "STOP" : "OPEN");
   if (is_http(p)) {
     fill_http_responses(r, t);
-    r.nums({{kIntercepted, 0}, {kCacheLookups, 0}, {kCacheHits, 0}});
+    r.nums({{kIntercepted, t.intercepted}, {kCacheLookups, 0}, {kCacheHits, 0}});
   }
   fill_modules(r, true);
   return r;

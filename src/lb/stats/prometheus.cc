@@ -190,6 +190,8 @@ void frontend_metrics(Writer& w, const StatsView& v) {
        [](auto& p) { return p.frontend.request_rate_max; }},
       {"http_requests_total", "counter", "HTTP requests received.",
        [](auto& p) { return p.frontend.http_requests; }},
+      {"intercepted_requests_total", "counter", "Requests answered by a rule or a service.",
+       [](auto& p) { return p.frontend.intercepted; }},
   };
   for (const auto& d : http) {
     const std::string name = fmt::format("haproxy_frontend_{}", d.name);

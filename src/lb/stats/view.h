@@ -62,13 +62,14 @@ struct Traffic {
   uint64_t lb_total = 0;          // lbtot: times picked by the balancer
   uint64_t http_requests = 0;     // req_tot
   std::array<uint64_t, 6> http_responses{};
-  uint64_t client_aborts = 0;                       // cli_abrt
-  uint64_t server_aborts = 0;                       // srv_abrt
-  uint64_t connections_total = 0;                   // conn_tot (frontends): accepted connections
-  uint64_t denied_connections = 0;                  // dcon (frontends)
-  uint64_t connect_attempts = 0;                    // connect (backends, servers)
-  uint64_t reuses = 0;                              // reuse: requests sent on a kept connection
-  uint64_t internal_errors = 0;                     // eint
+  uint64_t client_aborts = 0;       // cli_abrt
+  uint64_t server_aborts = 0;       // srv_abrt
+  uint64_t connections_total = 0;   // conn_tot (frontends): accepted connections
+  uint64_t denied_connections = 0;  // dcon (frontends)
+  uint64_t intercepted = 0;         // intercepted (frontends): answered by a rule or a service
+  uint64_t connect_attempts = 0;    // connect (backends, servers)
+  uint64_t reuses = 0;              // reuse: requests sent on a kept connection
+  uint64_t internal_errors = 0;     // eint
   uint64_t session_rate = 0, session_rate_max = 0;  // rate, rate_max (per second)
   uint64_t request_rate = 0, request_rate_max = 0;  // req_rate, req_rate_max (frontends)
   uint64_t conn_rate = 0, conn_rate_max = 0;        // conn_rate, conn_rate_max (frontends)
