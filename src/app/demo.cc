@@ -542,6 +542,20 @@ class PairDemo {
   void start_lb(Node& n);
   void start_vrrp(Node& n);
   void tick();
+  // Throws, with the end of its log, when a daemon the demo relies on has exited.
+  void expect_running(pid_t pid, const std::string& what, const fs::path& log) {
+    if (lab_.alive(pid)) return;
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(line);
+      if (lines.size() > 8) lines.erase(lines.begin());
+    }
+    std::string tail;
+    for (const auto& l : lines) tail += "\n    " + l;
+    throw demo::DemoError(fmt::format("{} exited; the end of {}:{}", what, log.string(),
+                                      tail.empty() ? " (empty)" : tail));
+  }
   void say_checks(Node& n) {
     std::string names;
     for (const auto& name : n.checks.names) names += (names.empty() ? "" : " ") + name;
@@ -725,7 +739,7 @@ int PairDemo::run() {
       "   Master_Down_Interval of node B: {mdi}\n"
       "   client: a new connection every {every} ms, {timeout} ms to answer\n"
       "\n"
-      "   run {prefix}*, files in {dir}/\n"
+      "   run {prefix}*, files in {dir}/ (removed at the end unless --keep)\n"
       "     node-a/haproxy.cfg  node-a/keepalived.conf  node-b/haproxy.cfg  "
       "node-b/keepalived.conf\n"
       "     and each daemon's log beside them\n"
@@ -752,17 +766,21 @@ int PairDemo::run() {
   tl_.now("web1..web5 answer");
   start_lb(a_);
   start_lb(b_);
-  wait_for("tandem-lb on node A listening", 5000,
-           [&] { return can_connect(lab_.ns("a"), "127.0.0.1", 80); });
-  wait_for("tandem-lb on node B listening", 5000,
-           [&] { return can_connect(lab_.ns("b"), "127.0.0.1", 80); });
+  for (Node* n : {&a_, &b_}) {
+    wait_for("tandem-lb on node " + n->name + " listening", 5000, [&] {
+      expect_running(n->lb, "tandem-lb on node " + n->name, n->dir / "tandem-lb.log");
+      return can_connect(lab_.ns(n->key), "127.0.0.1", 80);
+    });
+  }
   tl_.now("tandem-lb runs on node A and node B");
   // A first: until its proxy's first verdict it advertises a lowered priority, and B
   // would take over for a moment if it were already there.
   start_vrrp(a_);
   tl_.now("tandem-vrrp started on node A");
-  wait_for("node A MASTER with its proxy up", 10000,
-           [&] { return a_.state == "MASTER" && a_.proxy_up; });
+  wait_for("node A MASTER with its proxy up", 10000, [&] {
+    expect_running(a_.vrrp, "tandem-vrrp on node A", a_.dir / "tandem-vrrp.log");
+    return a_.state == "MASTER" && a_.proxy_up;
+  });
   start_vrrp(b_);
   tl_.now("tandem-vrrp started on node B");
   wait_for("node A MASTER and node B BACKUP", 10000,
@@ -1032,10 +1050,20 @@ bool netns_possible(std::string* why) {
     *why = "it needs root (it creates network namespaces, links and a virtual address)";
     return false;
   }
-  if (demo::find_program("ip").empty()) {
+  std::string ip = demo::find_program("ip");
+  if (ip.empty()) {
     *why = "the 'ip' command (iproute2) is not installed";
     return false;
   }
+  // Root in a container may still lack the right to make namespaces: try one.
+  std::string probe = fmt::format("{}{}-probe", demo::kNamePrefix, ::getpid());
+  std::string out;
+  if (demo::run_command({ip, "netns", "add", probe}, &out) != 0) {
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    *why = "this machine does not let it create a network namespace (" + out + ")";
+    return false;
+  }
+  demo::run_command({ip, "netns", "del", probe});
   return true;
 }
 
