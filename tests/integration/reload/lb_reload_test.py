@@ -78,8 +78,18 @@ def wait_port(port, timeout=5.0):
     return False
 
 
-def get(port, timeout=3.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def free_port6():
+    """A free port on ::1, or None when this host has no IPv6 loopback."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            return s.getsockname()[1]
+    except OSError:
+        return None
+
+
+def get(port, timeout=3.0, host="127.0.0.1"):
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         c.request("GET", "/")
         r = c.getresponse()
@@ -364,13 +374,18 @@ def tandem_suite(args, check, work, up_a, up_b):
               "the old worker keeps serving after the failed reload")
 
         # 3. A changed file: another backend server and a second bind, seen after the reload.
-        write_config(cfg, port=port, upstream=up_b, nbthread=args.nbthread,
-                     extra_bind=f"    bind 127.0.0.1:{port2}")
+        extra = f"    bind 127.0.0.1:{port2}"
+        port6 = free_port6()
+        if port6:
+            extra += f"\n    bind [::1]:{port6} v6only"
+        write_config(cfg, port=port, upstream=up_b, nbthread=args.nbthread, extra_bind=extra)
         n = proc.count(TANDEM_READY)
         os.kill(proc.pid, signal.SIGUSR2)
         check(proc.wait_for(TANDEM_READY, n + 1), "the changed file reloads", proc.log()[-1500:])
         check(get(port) == (200, "B"), "the new backend server answers after the reload")
         check(get(port2) == (200, "B"), "the added bind serves after the reload")
+        if port6:
+            check(get(port6, host="::1") == (200, "B"), "the added IPv6 bind serves")
         # The bind goes away: its socket is closed once the old worker has left.
         write_config(cfg, port=port, upstream=up_b, nbthread=args.nbthread)
         n = proc.count(TANDEM_READY)
