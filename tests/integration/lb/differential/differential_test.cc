@@ -88,7 +88,7 @@ void set_timeouts(int fd, std::chrono::milliseconds t) {
 
 // A connection to 127.0.0.1:port from `src` (any 127/8 address works on loopback).
 int connect_from(const std::string& src, uint16_t port, std::chrono::milliseconds t = 3000ms) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   set_timeouts(fd, t);
   sockaddr_in s{};
   s.sin_family = AF_INET;
@@ -120,7 +120,7 @@ bool send_all(int fd, std::string_view data) {
 // A port nothing listens on now (bound, then closed): for the proxies' listeners and for
 // servers that are down.
 uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -153,7 +153,7 @@ class EchoServer {
       port_ = free_port();
       return;
     }
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in a{};
@@ -189,7 +189,7 @@ class EchoServer {
     while (!stop_) {
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, 20) <= 0) continue;
-      int c = ::accept(fd_, nullptr, nullptr);
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
       set_timeouts(c, 5000ms);
       std::lock_guard lock(mu_);
@@ -266,7 +266,8 @@ class Child {
         std::string log_path)
       : log_path_(std::move(log_path)) {
     // Everything the child needs is prepared before fork(): after it, only async-signal-safe
-    // calls (the test runs threads).
+    // calls (the test runs threads). The test's own sockets are close-on-exec, so the child
+    // holds none of the fake upstreams' ports.
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string_view kv(*e);
