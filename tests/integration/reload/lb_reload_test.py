@@ -373,6 +373,20 @@ def tandem_suite(args, check, work, up_a, up_b):
         check(children_of(proc.pid) == worker and get(port) == (200, "A"),
               "the old worker keeps serving after the failed reload")
 
+        # A file the loader accepts but the worker cannot serve (a server name that does not
+        # resolve): the new worker exits before it is ready, the old one stays.
+        with open(cfg, "w") as f:
+            f.write(CONFIG.format(port=port, upstream=up_a, nbthread=args.nbthread,
+                                  extra_global="", extra_bind="").replace(
+                                      f"127.0.0.1:{up_a}", "no-such-host.invalid:80"))
+        n = proc.count(r"reload failed")
+        os.kill(proc.pid, signal.SIGUSR2)
+        check(proc.wait_for(r"reload failed", n + 1) and
+              "exited before accepting" in proc.log() and "no-such-host.invalid" in proc.log(),
+              "a worker that cannot start fails the reload, with its reason", proc.log()[-1500:])
+        check(children_of(proc.pid) == worker and get(port) == (200, "A"),
+              "the old worker keeps serving after the new one failed")
+
         # 3. A changed file: another backend server and a second bind, seen after the reload.
         extra = f"    bind 127.0.0.1:{port2}"
         port6 = free_port6()
