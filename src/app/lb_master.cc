@@ -179,6 +179,7 @@ class Master {
 
   const LbFlags& flags_;
   std::vector<std::string> config_paths_;  // absolute: the master may chdir("/") with -D
+  std::string exe_path_;                   // where the master's binary was at start
   std::map<std::string, Listener> listeners_;
   std::optional<WorkerProc> current_;
   std::optional<WorkerProc> pending_;
@@ -319,6 +320,10 @@ core::Result<pid_t> Master::spawn(const std::set<std::string>& keys, const lb::C
     set_cloexec(pipefd[1], false);
     ::signal(SIGPIPE, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    // The binary on disk first: after a package upgrade the reload runs the new version
+    // (a worker that fails to start fails the reload and nothing else). The master's own
+    // image when that path is gone.
+    if (!exe_path_.empty()) ::execve(exe_path_.c_str(), argv.data(), envp.data());
     ::execve("/proc/self/exe", argv.data(), envp.data());
     ::_exit(127);
   }
@@ -511,6 +516,13 @@ int Master::run(const lb::Config& config) {
       }
     }
     config_paths_.push_back(p);
+  }
+  char exe[4096];
+  ssize_t exe_len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (exe_len > 0) {
+    exe_path_.assign(exe, static_cast<size_t>(exe_len));
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (exe_path_.ends_with(kDeleted)) exe_path_.resize(exe_path_.size() - kDeleted.size());
   }
   // Signals arrive on a descriptor, read in the loop below; the worker gets the old mask.
   sigset_t mask;

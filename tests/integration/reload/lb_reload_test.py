@@ -19,6 +19,7 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -521,6 +522,38 @@ def crash_suite(args, check, work, up_a):
         proc.stop(signal.SIGKILL)
 
 
+def upgrade_suite(args, check, work, up_a):
+    """A binary replaced on disk (as a package upgrade does): the reload's worker runs it."""
+    port = free_port()
+    cfg = os.path.join(work, "upgrade.cfg")
+    write_config(cfg, port=port, upstream=up_a, nbthread=args.nbthread)
+    binary = os.path.join(work, "tandem-lb")
+    shutil.copy2(args.binary, binary)
+    proc = Proc([binary, "-W", "-f", cfg], os.path.join(work, "upgrade.log"))
+    try:
+        if not check(proc.wait_for(TANDEM_READY, 1), "upgrade: the worker starts", proc.log()):
+            return
+        shutil.copy2(args.binary, binary + ".new")
+        os.rename(binary + ".new", binary)  # the old inode lives on in the running processes
+        os.kill(proc.pid, signal.SIGUSR2)
+        ok = proc.wait_for(TANDEM_READY, 2)
+        end = time.monotonic() + 5  # the old worker leaves
+        while time.monotonic() < end and len(children_of(proc.pid)) > 1:
+            time.sleep(0.02)
+        workers = children_of(proc.pid)
+        exes = []
+        for w in workers:
+            try:
+                exes.append(os.readlink(f"/proc/{w}/exe"))
+            except OSError:
+                pass
+        check(ok and exes and all(e == binary for e in exes) and get(port) == (200, "A"),
+              "upgrade: after the reload the worker runs the binary now on disk",
+              f"{exes} {proc.log()[-800:]}")
+    finally:
+        proc.stop(signal.SIGTERM)
+
+
 HAPROXY_CONFIG = """global
     nbthread {nbthread}
     hard-stop-after 5s
@@ -585,6 +618,7 @@ def main():
                     return 77
                 notify_suite(args, check, work, up_a)
                 crash_suite(args, check, work, up_a)
+                upgrade_suite(args, check, work, up_a)
                 sf_suite(args, check, work, up_a)
         finally:
             for u in ups:
