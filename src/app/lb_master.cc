@@ -96,7 +96,8 @@ bool listens(const lb::Proxy& p) {
 }
 
 uint32_t backlog_of(const lb::Config& config, const lb::Proxy& p, const lb::Bind& b) {
-  // As the run-time: the bind's backlog, else the frontend's (or global) maxconn, capped.
+  // As the run-time: the bind's backlog, else the frontend's or the global maxconn, capped;
+  // 4096 when neither is written (the run-time derives its default from the fd limit).
   uint32_t maxconn = p.maxconn ? p.maxconn : config.global.maxconn.value_or(4096);
   return b.backlog.value_or(std::min<uint32_t>(maxconn, 65535));
 }
