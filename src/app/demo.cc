@@ -30,6 +30,7 @@
 
 #include "app/demo_client.h"
 #include "app/demo_lab.h"
+#include "app/demo_logs.h"
 #include "app/demo_web.h"
 #include "core/diagnostic.h"
 #include "lb/config.h"
@@ -210,22 +211,6 @@ double master_down_ms(double advert_int, int prio) {
   return (3 * advert_int + (256 - prio) * advert_int / 256) * 1000;
 }
 
-// "2026-11-26T12:00:00.123 tandem-vrrp[1] info: ..." -> wall-clock ms (spdlog writes local
-// time). nullopt when the line does not start with a time.
-std::optional<double> log_time_ms(const std::string& line) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(line.c_str(), "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  tm.tm_isdst = -1;
-  std::time_t t = std::mktime(&tm);
-  if (t == -1) return std::nullopt;
-  return static_cast<double>(t) * 1000.0 + ms;
-}
-
 // New whole lines of a growing file.
 class LogTail {
  public:
@@ -267,32 +252,6 @@ std::string short_lb_line(const std::string& line, size_t pos) {
 }
 
 constexpr double kCheckBurstMs = 300;
-
-struct CheckLine {
-  std::string name, verdict, reason;
-};
-// "Server webs/web3 is DOWN, reason: Layer4 connection problem, info: "Network is
-// unreachable", check duration: 0ms. ..." -> {web3, DOWN, " (Network is unreachable)"}.
-CheckLine parse_check_line(const std::string& text) {
-  CheckLine c;
-  auto slash = text.find('/');
-  auto is = text.find(" is ");
-  if (slash == std::string::npos || is == std::string::npos) return {text, "", ""};
-  c.name = text.substr(slash + 1, is - slash - 1);
-  auto comma = text.find(',', is);
-  c.verdict = text.substr(is + 4, comma == std::string::npos ? std::string::npos : comma - is - 4);
-  auto info = text.find("info: \"");
-  auto reason = text.find("reason: ");
-  if (info != std::string::npos) {
-    auto end = text.find('"', info + 7);
-    c.reason = " (" + text.substr(info + 7, end == std::string::npos ? end : end - info - 7) + ")";
-  } else if (reason != std::string::npos) {
-    auto end = text.find(',', reason);
-    c.reason =
-        " (" + text.substr(reason + 8, end == std::string::npos ? end : end - reason - 8) + ")";
-  }
-  return c;
-}
 
 std::string fmt_s(double ms) {
   return fmt::format("{:.3f} s", ms / 1000.0);
@@ -560,7 +519,7 @@ class PairDemo {
     std::string names;
     for (const auto& name : n.checks.names) names += (names.empty() ? "" : " ") + name;
     tl_.say(n.checks.at, fmt::format("node {}: tandem-lb: {} {}{}", n.name, names, n.checks.verdict,
-                                     n.checks.reason));
+                                     n.checks.reason.empty() ? "" : " (" + n.checks.reason + ")"));
     n.checks.names.clear();
   }
   template <typename Pred>
@@ -632,15 +591,12 @@ void PairDemo::start_vrrp(Node& n) {
 void PairDemo::tick() {
   for (Node* n : {&a_, &b_}) {
     for (const auto& line : n->vrrp_log.read()) {
-      auto at = log_time_ms(line).value_or(demo::wall_ms());
-      auto pos = line.find("(VI_1) Entering ");
-      if (pos != std::string::npos) {
-        std::string rest = line.substr(pos + 16);
-        std::string state = rest.substr(0, rest.find(' '));
-        auto why = rest.find('(');
-        std::string reason = why == std::string::npos ? "" : " " + rest.substr(why);
-        tl_.say(at, fmt::format("node {}: {} -> {}{}", n->name, n->state, state, reason));
-        n->state = state;
+      auto at = demo::log_time_ms(line).value_or(demo::wall_ms());
+      size_t pos;
+      if (auto change = demo::parse_state_line(line, "VI_1")) {
+        tl_.say(at, fmt::format("node {}: {} -> {}{}", n->name, n->state, change->state,
+                                change->reason.empty() ? "" : " (" + change->reason + ")"));
+        n->state = change->state;
         n->entered_ms = at;
       } else if ((pos = line.find("track_proxy lb: ")) != std::string::npos) {
         n->proxy_up = line.compare(pos + 16, 2, "UP") == 0;
@@ -652,22 +608,23 @@ void PairDemo::tick() {
       }
     }
     for (const auto& line : n->lb_log.read()) {
-      auto at = log_time_ms(line).value_or(demo::wall_ms());
+      auto at = demo::log_time_ms(line).value_or(demo::wall_ms());
       auto pos = line.find("Server webs/");
       if (pos != std::string::npos) {
         // Health-check verdicts come in bursts (a node's link goes down: every server at
         // once); one line per burst of the same verdict and reason.
-        auto check = parse_check_line(line.substr(pos));
+        auto check = demo::parse_check_line(line.substr(pos));
+        if (!check) continue;
         auto& g = n->checks;
         if (!g.names.empty() &&
-            (g.verdict != check.verdict || g.reason != check.reason || at - g.at > kCheckBurstMs))
+            (g.verdict != check->verdict || g.reason != check->reason || at - g.at > kCheckBurstMs))
           say_checks(*n);
         if (g.names.empty()) {
           g.at = at;
-          g.verdict = check.verdict;
-          g.reason = check.reason;
+          g.verdict = check->verdict;
+          g.reason = check->reason;
         }
-        g.names.push_back(check.name);
+        g.names.push_back(check->name);
       } else if (line.find(" error: ") != std::string::npos) {
         tl_.say(at, fmt::format("node {}: tandem-lb: {}", n->name, short_lb_line(line, pos)));
       }
@@ -970,7 +927,7 @@ int run_local(const DemoOptions& opt, const Programs& prog, demo::Lab& lab) {
     for (const auto& line : lb_log.read()) {
       auto pos = line.find("Server webs/");
       if (pos == std::string::npos) continue;
-      double at = log_time_ms(line).value_or(demo::wall_ms());
+      double at = demo::log_time_ms(line).value_or(demo::wall_ms());
       tl.say(at, "tandem-lb: " + short_lb_line(line, pos));
       if (line.find("webs/web3 is DOWN") != std::string::npos && down_ms < 0) down_ms = at;
     }
