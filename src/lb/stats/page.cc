@@ -48,7 +48,7 @@ std::string url_decode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 &&
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
                hex_value(s[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
@@ -334,9 +334,13 @@ AdminPost parse_admin_post(std::string_view body) {
     if (eq == std::string_view::npos) continue;
     const std::string name = url_decode(pair.substr(0, eq));
     std::string value = url_decode(pair.substr(eq + 1));
-    if (name == "b") post.backend = std::move(value);
-    if (name == "s") post.servers.push_back(std::move(value));
-    if (name == "action") post.action = std::move(value);
+    if (name == "b") {
+      post.backend = std::move(value);
+    } else if (name == "s") {
+      post.servers.push_back(std::move(value));
+    } else if (name == "action") {
+      post.action = std::move(value);
+    }
   }
   return post;
 }
