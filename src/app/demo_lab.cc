@@ -321,7 +321,7 @@ std::vector<std::string> sweep(bool all) {
     return fs::exists(d / "kept");
   };
   std::error_code ec;
-  if (!ip_path.empty() && fs::is_directory("/run/netns", ec)) {
+  if (::geteuid() == 0 && !ip_path.empty() && fs::is_directory("/run/netns", ec)) {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator("/run/netns", ec))
       names.push_back(e.path().filename().string());
@@ -343,6 +343,7 @@ std::vector<std::string> sweep(bool all) {
       // The killed processes must be gone before the namespace can really go.
       if (killed > 0) ::usleep(50000);
       run_command({ip_path, "netns", "del", name});
+      if (fs::exists("/run/netns/" + name)) continue;  // not ours to delete (not root)
       done.push_back(fmt::format(
           "namespace {} (run {}{})", name, owner,
           killed ? fmt::format(", {} killed",
@@ -372,7 +373,7 @@ std::vector<std::string> sweep(bool all) {
         }
       }
       fs::remove_all(e.path(), ec);
-      done.push_back("folder " + e.path().string());
+      if (!ec) done.push_back("folder " + e.path().string());
     }
   }
   return done;
