@@ -22,6 +22,8 @@ fail() {
 }
 # Namespaces of a demo run: td-<pid>-<node>.
 demo_namespaces() { ip netns list | awk '{print $1}' | grep -E "^td-$1-" || true; }
+# The pid of the run whose output is in FILE ("run td-<pid>-*, files in ...").
+run_pid() { sed -n 's/^ *run td-\([0-9]*\)-\*.*/\1/p' "$1" | head -1; }
 
 # 1. The whole demo with --check.
 start=$(date +%s)
@@ -60,6 +62,8 @@ awk -v t="$t3" -v m="$mdi" -v a="$adv" 'BEGIN {exit !(t != "null" && t >= (m - a
 [[ $(jq -r '.faults[] | select(.id == "4") | .failed' "$work/demo.json") == 0 ]] ||
   fail "fault 4: requests failed while a backup left"
 grep -q "node B: BACKUP -> MASTER" "$work/out.txt" || fail "no state change in the timeline"
+pid=$(run_pid "$work/out.txt")
+[[ -n $pid ]] || fail "the demo did not say its run's name"
 [[ -z $(demo_namespaces "$pid") ]] || fail "namespaces left: $(demo_namespaces "$pid")"
 [[ ! -e ${TMPDIR:-/tmp}/tandem-demo-$pid ]] || fail "the run's folder was left"
 
@@ -72,6 +76,8 @@ rc=$?
 set -e
 grep -E "^3\. .*OVER" "$work/out2.txt" || { cat "$work/out2.txt"; fail "fault 3 not marked OVER"; }
 ((rc == 1)) || { cat "$work/out2.txt"; fail "--check with an impossible bound exited $rc, not 1"; }
+pid=$(run_pid "$work/out2.txt")
+[[ -n $pid ]] || fail "the second run did not say its run's name"
 [[ -z $(demo_namespaces "$pid") ]] || fail "namespaces left after the second run"
 
 # 3. Interrupted while the pair runs: exit 130, nothing left.
@@ -104,7 +110,7 @@ kids=$(ip netns pids "td-$pid-a" | xargs)
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 [[ -n $(demo_namespaces "$pid") ]] || fail "nothing left to sweep after SIGKILL (the test is wrong)"
-"$bin/tandem" demo --local >"$work/out5.txt" 2>&1 || { cat "$work/out5.txt"; fail "demo --local failed"; }
+timeout -s INT 60 "$bin/tandem" demo --local >"$work/out5.txt" 2>&1 || { cat "$work/out5.txt"; fail "demo --local failed"; }
 grep -q "removed what a dead demo run left: namespace td-$pid-a" "$work/out5.txt" ||
   { cat "$work/out5.txt"; fail "the next run did not say it swept run $pid"; }
 [[ -z $(demo_namespaces "$pid") ]] || fail "namespaces of the killed run left: $(demo_namespaces "$pid")"
