@@ -147,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
     self->log_connect();
     if (self->fe_.spec->cfg->mode == Mode::kHttp) {
       co_await self->run_http(self);
+      if (self->linger_) co_await self->linger();
     } else {
       co_await self->run_tcp(self);
     }
@@ -794,7 +795,31 @@ class Session : public std::enable_shared_from_this<Session> {
     bytes_out_ += n;
     fe_.counters.bytes_out += n;
     status_ = status;
+    linger_ = true;
     co_return !ec;
+  }
+
+  // After the proxy's own final answer the client may still be sending (a body nobody
+  // read): closing with unread bytes sends a reset that can destroy the answer on its way.
+  // So stop sending, and read and drop for a moment (at most 1 s and 1 MiB) before closing.
+  asio::awaitable<void> linger() {
+    std::error_code ec;
+    if (!client_.is_open()) co_return;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    const TimePoint until = clock_.now() + std::chrono::seconds(1);
+    size_t dropped = 0;
+    while (client_.is_open() && dropped < (size_t{1} << 20)) {
+      const TimePoint now = clock_.now();
+      if (now >= until) break;
+      client_timed_out_ = false;
+      arm(Side::kClient, until - now);
+      cbuf_.clear();
+      auto [rec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
+      disarm(Side::kClient);
+      if (rec) break;
+      dropped += n;
+    }
   }
 
   asio::awaitable<bool> write_server(std::string_view data) {
@@ -1288,6 +1313,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       out = render_response(o, !keep);
     }
+    if (!keep) linger_ = true;
     ++fe_.counters.http_status[status_class(status)];
     if (be_ != nullptr) ++be_->counters.http_status[status_class(status)];
     status_ = status;
@@ -1434,6 +1460,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t requests_ = 0;       // requests of this client connection so far
   bool reused_ = false;         // the server connection came from the idle list
   bool splice_failed_ = false;  // splice() was refused once: copy
+  bool linger_ = false;         // closing after our own answer: drain the client first
 
   // For the queue, the rules and the logs.
   std::string local_ip_;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -894,6 +895,29 @@ TEST_F(ProxyTest, UseServiceGoesToTheHookOrIsRefusedAtStart) {
   EXPECT_EQ(seen_service, "prometheus-exporter /metrics");
 }
 
+TEST_F(ProxyTest, DeniedUploadIsDrainedNotReset) {
+  HttpUpstream up([](const Message&) { return ok_response("up"); });
+  start(http_config({up.server.port()}, "  http-request deny if { path /deny }\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  // A slow upload: the head and a first part of the body, the 403 comes back at once...
+  ASSERT_TRUE(
+      send_all(fd, "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst"));
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry, "POST");
+  EXPECT_EQ(m.head.status, 403);
+  EXPECT_FALSE(m.head.keep_alive);
+  // ...and the rest keeps going out: the proxy reads and drops it for a moment rather than
+  // closing on unread bytes (a reset, which can destroy an answer still in flight).
+  const std::string part(1000, 'b');
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(send_all(fd, part)) << "part " << i << ": " << std::strerror(errno);
+  }
+  ::close(fd);
+  EXPECT_EQ(up.server.accepted(), 0);
+}
+
 // ---- errorfile ----
 
 std::string temp_file(const std::string& name, const std::string& content) {
@@ -1141,10 +1165,17 @@ TEST_F(ProxyTest, FullServerQueuesThenServesAndMaxqueueGives503) {
     c.leave();
     return ok_response("served " + m.head.target);
   });
+  std::mutex mu;
+  std::map<std::string, logfmt::SessionLog> logs;  // by request line
   start(http_config({}, "",
                     "  timeout queue 3s\n  server s1 127.0.0.1:" +
                         std::to_string(up.server.port()) + " maxconn 1 maxqueue 1\n"),
-        2);
+        2, [&](RuntimeOptions& o) {
+          o.on_request = [&](const logfmt::SessionLog& l) {
+            std::lock_guard lock(mu);
+            logs[l.request_line.value_or("")] = l;
+          };
+        });
   auto t0 = std::chrono::steady_clock::now();
   auto ask = [&](std::string path) {
     return std::async(std::launch::async, [this, path] {
@@ -1172,6 +1203,17 @@ TEST_F(ProxyTest, FullServerQueuesThenServesAndMaxqueueGives503) {
   auto snap = rt_->snapshot();
   EXPECT_EQ(snap.find("be")->backend.queue_max, 1u);
   EXPECT_EQ(snap.find("be")->backend.queue_current, 0u);
+  // The log facts: /b's Tw is its time in the queue; /c never got a slot.
+  std::lock_guard lock(mu);
+  ASSERT_EQ(logs.count("GET /b HTTP/1.1"), 1u);
+  const auto& lb = logs["GET /b HTTP/1.1"];
+  EXPECT_GE(lb.t_queue, 200);
+  EXPECT_EQ(lb.termination.http(), "----");
+  EXPECT_EQ(lb.server, "s1");
+  const auto& lc = logs["GET /c HTTP/1.1"];
+  EXPECT_EQ(lc.status, 503);
+  EXPECT_EQ(lc.termination.http(), "SQ--");
+  EXPECT_EQ(lc.t_connect, -1);
 }
 
 TEST_F(ProxyTest, QueueTimeoutGives503) {
