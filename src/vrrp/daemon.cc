@@ -175,6 +175,11 @@ struct Daemon::Impl {
   std::multimap<std::string, Tracked> interface_users;  // ifname -> tracked items
   std::unique_ptr<core::ControlServer> control;
   core::TimerPtr startup_timer;
+  // Waiting for track_proxy's first verdicts before the instances start (see start()).
+  core::TimerPtr settle_timer;
+  core::TimePoint settle_deadline{};
+  std::function<void()> settled_go;
+  void poll_settled();
   bool begun = false;  // instances started (after vrrp_startup_delay)
   uint64_t unknown_vrid = 0;
   uint64_t reloads = 0, failed_reloads = 0;
@@ -326,10 +331,24 @@ Result<void> Daemon::Impl::start() {
   }
 
   auto begin = [this] {
-    begun = true;
-    for (auto& r : instances)
-      if (!r.waiting_for_source) r.instance->start();
-    start_checks();
+    // A weighted track_proxy counts as failed until its first probe: an instance started
+    // before then would announce the lowered priority and its peer would take over for an
+    // instant. So the instances wait for every first verdict, at most a probe's timeout.
+    auto go = [this] {
+      begun = true;
+      for (auto& r : instances)
+        if (!r.waiting_for_source) r.instance->start();
+      start_checks();
+    };
+    core::Duration longest{};
+    for (const auto& [name, pc] : proxy_checks)
+      if (!pc->watch->settled()) longest = std::max(longest, pc->watch->spec().timeout);
+    if (longest == core::Duration{}) return go();
+    logger().info("waiting for the first verdict of track_proxy before starting the instances");
+    settle_deadline = worker.clock().now() + longest + std::chrono::milliseconds(50);
+    settle_timer = worker.clock().make_timer();
+    settled_go = go;
+    poll_settled();
   };
   if (config().global.vrrp_startup_delay > core::Duration::zero()) {
     logger().info("waiting vrrp_startup_delay before starting the instances");
@@ -339,6 +358,18 @@ Result<void> Daemon::Impl::start() {
     begin();
   }
   return {};
+}
+
+void Daemon::Impl::poll_settled() {
+  bool all = true;
+  for (const auto& [name, pc] : proxy_checks) all = all && pc->watch->settled();
+  if (all || worker.clock().now() >= settle_deadline) {
+    auto go = std::move(settled_go);
+    settled_go = nullptr;
+    if (go) go();
+    return;
+  }
+  worker.clock().arm_after(*settle_timer, std::chrono::milliseconds(5), [this] { poll_settled(); });
 }
 
 // Builds one instance with its socket, notify queue and tracked items; start() is the

@@ -303,6 +303,11 @@ void ProxyWatch::set_process_count(size_t count) {
 bool ProxyWatch::up() const {
   return impl_->verdict;
 }
+bool ProxyWatch::settled() const {
+  const Impl& d = *impl_;
+  // The pid file is read at start(); a process name is counted by the daemon before it.
+  return (d.spec.listens.empty() || d.probes > 0) && (!d.spec.stats_socket || d.stats_queries > 0);
+}
 const TrackProxy& ProxyWatch::spec() const {
   return impl_->spec;
 }

@@ -32,6 +32,9 @@ class ProxyWatch {
   void set_process_count(size_t count);
   // Down until proven up: the first probe (or the pid check) decides.
   bool up() const;
+  // Every watched part (process, listeners, stats socket) has had its first answer: up() is
+  // a verdict, not the initial guess. Within `timeout` of start().
+  bool settled() const;
   const TrackProxy& spec() const;
   nlohmann::json status() const;
 
