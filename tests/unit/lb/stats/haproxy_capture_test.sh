@@ -7,9 +7,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=$here/testdata
 command -v haproxy >/dev/null || { echo "skip: no haproxy"; exit 77; }
-case "$(haproxy -v | head -1)" in
+case "$(haproxy -v | sed -n 1p)" in
   *"version 2.6."*) ;;
-  *) echo "skip: the captures are of haproxy 2.6, this is: $(haproxy -v | head -1)"; exit 77 ;;
+  *) echo "skip: the captures are of haproxy 2.6, this is: $(haproxy -v | sed -n 1p)"; exit 77 ;;
 esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -31,5 +31,5 @@ same "help" "$data/help.txt" "$out/help.txt"
 same "CLI answers" "$data/answers.txt" "$out/answers.txt"
 grep '^# TYPE' "$data/metrics.txt" > "$out/m.stored"; grep '^# TYPE' "$out/metrics.txt" > "$out/m.fresh"
 same "metric names and types" "$out/m.stored" "$out/m.fresh"
-[ "$fail" = 0 ] && echo "captures match haproxy $(haproxy -v | head -1 | awk '{print $3}')"
+[ "$fail" = 0 ] && echo "captures match haproxy $(haproxy -v | sed -n 1p | awk '{print $3}')"
 exit $fail

@@ -16,7 +16,7 @@ haproxy -f "$dir/h.cfg" -db >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do [ -S "$dir/admin.sock" ] && [ -S "$dir/fe.sock" ] && break; sleep 0.1; done
 q() { printf '%s\n' "$2" | timeout 5 socat stdio "unix-connect:$dir/$1.sock"; }
-haproxy -v | head -1 > "$out/haproxy_version.txt"
+haproxy -v | sed -n 1p > "$out/haproxy_version.txt"
 q admin "show stat" > "$out/show_stat.csv"
 q admin "show info" > "$out/show_info.txt"
 q admin "show servers state" | sed -n 1,2p > "$out/servers_state_header.txt"
