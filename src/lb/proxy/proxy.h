@@ -20,7 +20,7 @@
 
 namespace tandem::lb::proxy {
 
-// What a use_backend condition may look at. The ACL engine (src/lb/acl.*) fills the hook.
+// What a use_backend condition hook or a service sees of a request.
 struct RequestContext {
   const Proxy* frontend = nullptr;
   const http1::Head* head = nullptr;  // null in TCP mode
@@ -37,7 +37,9 @@ using RequestLogHook = std::function<void(const logfmt::SessionLog&)>;
 
 // `http-request use-service NAME`: the whole HTTP response to send (status line, headers,
 // body), or nullopt when the service cannot answer (the client gets a 503). The head and
-// endpoints of the request are in the context. Runs on a worker thread: no blocking.
+// endpoints of the request are in the context. Runs on a worker thread: it must not block,
+// and must not call Runtime::snapshot() (which waits for every worker, this one included);
+// render from counters gathered elsewhere (e.g. a snapshot the main loop refreshes).
 using ServiceHook =
     std::function<std::optional<std::string>(std::string_view service, const RequestContext&)>;
 

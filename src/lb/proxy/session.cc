@@ -871,7 +871,7 @@ class Session : public std::enable_shared_from_this<Session> {
         co_return;
       }
       head_received_ = clock_.now();
-      {
+      if (logs_end()) {  // only built when a line (or the hook) will use it
         const http1::Head& h = req.head();
         request_line_ = fmt::format("{} {} HTTP/1.{}", h.method, h.target,
                                     h.version == http1::Version::k10 ? 0 : 1);
@@ -1362,6 +1362,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // httplog / tcplog: one line per request (HTTP) or connection (TCP). Nothing is built when
   // the frontend has no log target and nobody asked for the facts.
+  bool logs_end() const {
+    return (fe_.logger != nullptr && fe_.spec->line_format != logfmt::LineFormat::kConnect) ||
+           t_.shared.options.on_request;
+  }
+
   void log_end(bool http) {
     const FrontendSpec& fs = *fe_.spec;
     const bool line = fe_.logger != nullptr && fs.line_format != logfmt::LineFormat::kConnect;
