@@ -614,7 +614,11 @@ class Client {
         size_t next = w.find("\r\n\r\n", at);
         at = next == std::string::npos ? w.size() : next + 4;
       }
-      out += still_open(fd) ? "  (open)\n" : "  (closed)\n";
+      if (!still_open(fd)) {
+        out += "  (closed)\n";
+        break;  // later writes would race the peer's reset
+      }
+      out += "  (open)\n";
     }
     ::close(fd);
     record_.add(label, out);
