@@ -385,7 +385,8 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
       }
       const TimePoint now = clock_.now();
-      const bool gone = !client_.is_open() || t_.stopping;
+      // A graceful stop lets queued requests wait for their turn; a hard one closes them.
+      const bool gone = !client_.is_open();
       if (gone || now >= deadline) {
         result = gone ? Slot::kAborted : Slot::kQueueTimeout;
         if (!remove_from_queue(w)) w->abandoned = true;  // a grant in flight goes on
@@ -1485,7 +1486,7 @@ class Session : public std::enable_shared_from_this<Session> {
 // On the waiter's thread: the slot is its own now, unless it gave up meanwhile.
 void grant(const std::shared_ptr<Waiter>& w, size_t bi, size_t si) {
   auto s = w->session.lock();
-  if (!s || w->abandoned || w->thread->stopping) {
+  if (!s || w->abandoned) {
     release_slot(*w->thread, bi, si);
     return;
   }
