@@ -810,6 +810,21 @@ TEST_F(ProxyTest, RuleOrderFrontendBackendRequestAndResponse) {
   EXPECT_EQ(http1::find_header(h, "X-Path")->value, "/p");
 }
 
+TEST_F(ProxyTest, ListenSectionRulesRunOnce) {
+  HttpUpstream up([](const Message&) { return ok_response("x"); });
+  start(
+      "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 2s\n"
+      "  timeout server 2s\nlisten fe\n  bind 127.0.0.1:0\n"
+      "  http-request add-header X-Once 1\n  http-response add-header X-Once 1\n"
+      "  server s 127.0.0.1:" +
+      std::to_string(up.server.port()) + "\n");
+  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(http1::count_headers(m.head.headers, "X-Once"), 1u);
+  auto seen = up.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(http1::count_headers(seen[0].head.headers, "X-Once"), 1u);
+}
+
 TEST_F(ProxyTest, RedirectAndReturnAnswerLocally) {
   HttpUpstream up([](const Message&) { return ok_response("up"); });
   start(http_config({up.server.port()},
