@@ -291,8 +291,11 @@ class RecordingUpstream {
 
 // ---- the proxy ----
 
+struct Case;
+
 class ProxyFixture : public ::testing::Test {
  protected:
+  void check(const Case& c);
   void start_proxy() {
     int lfd = listening_socket();
     std::string text =
@@ -366,6 +369,11 @@ struct Case {
   std::string upstream_body = {};  // the first upstream request's (de-chunked) body
 };
 
+// gtest names a failing row by its name rather than by its bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
+
 std::string post(const std::string& headers, const std::string& body,
                  const std::string& line = "POST / HTTP/1.1") {
   return line + "\r\nHost: a\r\n" + headers + "\r\n" + body;
@@ -376,6 +384,8 @@ std::string many(int n) {
   return s;
 }
 const std::string kTe = "Transfer-Encoding: chunked\r\n";
+// A reject whose reason has no counter of its own yet (rows of known bugs).
+constexpr R kSomeReason = R::kCount_;
 // The request an attacker hides behind the first one.
 const std::string kSmuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
 
@@ -441,6 +451,9 @@ std::vector<Case> cases() {
              R::kObsFold),
       reject("te_cr_in_name", post("Transfer-Encoding\r: chunked\r\n", "0\r\n\r\n"), 400,
              R::kBadHeaderName),
+      // haproxy 2.6: 200, Content-Length dropped
+      reject("cl_te_in_http10", post("Content-Length: 5\r\n" + kTe, "0\r\n\r\n", "POST / HTTP/1.0"),
+             400, R::kClAndTe),
       // Content-Length: one plain decimal, once.
       // haproxy 2.6: 200 (merges equal values)
       reject("cl_twice_same", post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"), 400,
@@ -475,6 +488,10 @@ std::vector<Case> cases() {
       reject("chunk_data_longer_than_size", post(kTe, "3\r\nhello\r\n0\r\n\r\n"), 400,
              R::kBadChunk),
       reject("chunk_ext_nul", post(kTe, "5;a\0b\r\nhello\r\n0\r\n\r\n"s), 400, R::kNul),
+      // haproxy 2.6: 200
+      reject("chunk_ext_over_4_kb",
+             post(kTe, "5;" + std::string(5000, 'a') + "\r\nhello\r\n0\r\n\r\n"), 400,
+             R::kBadChunk),
       reject("chunk_trailer_obs_fold", post(kTe, "0\r\nX: 1\r\n 2\r\n\r\n"), 400, R::kObsFold),
       // Head bytes.
       // haproxy 2.6: 200 (RFC 9112 2.2 lets a server accept it)
@@ -524,6 +541,11 @@ std::vector<Case> cases() {
               post("Transfer-Encoding:  chunked \r\n", "5\r\nhello\r\n0\r\n\r\n"), "hello"),
       forward("ok_cl_leading_zeros", post("Content-Length: 0005\r\n", "hello"), "hello"),
       forward("ok_chunk_extension", post(kTe, "5;foo=bar\r\nhello\r\n0\r\n\r\n"), "hello"),
+      forward("ok_chunk_size_upper_hex_leading_zeros", post(kTe, "000A\r\nhellohello\r\n0\r\n\r\n"),
+              "hellohello"),
+      forward("ok_chunked_with_a_trailer", post(kTe, "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"), "hello"),
+      forward("ok_get_with_a_chunked_body", post(kTe, "5\r\nhello\r\n0\r\n\r\n", "GET / HTTP/1.1"),
+              "hello"),
       // A request hidden in a body stays body, whatever the framing.
       forward("smuggled_in_cl_body",
               post("Content-Length: " + std::to_string(kSmuggled.size()) + "\r\n", kSmuggled),
@@ -590,8 +612,8 @@ std::vector<Case> cases() {
 
 class Smuggling : public ProxyFixture, public ::testing::WithParamInterface<Case> {};
 
-TEST_P(Smuggling, ThroughTheProxy) {
-  const Case& c = GetParam();
+// Sends one row's bytes and checks everything the row says.
+void ProxyFixture::check(const Case& c) {
   ASSERT_NO_FATAL_FAILURE(start_proxy());
   int fd = connect_to(port_);
   ASSERT_GE(fd, 0);
@@ -617,7 +639,7 @@ TEST_P(Smuggling, ThroughTheProxy) {
   ::close(fd);
 
   // Counters, then the proxy stops so that the upstream's record is complete.
-  if (c.reason != R::kNone) {
+  if (c.reason != R::kNone && c.reason != kSomeReason) {
     EXPECT_EQ(rejected(c.reason), 1u) << http1::reject_name(c.reason);
   }
   EXPECT_EQ(rejected_total(), c.reason == R::kNone ? 0u : 1u);
@@ -644,7 +666,57 @@ TEST_P(Smuggling, ThroughTheProxy) {
   }
 }
 
+TEST_P(Smuggling, ThroughTheProxy) {
+  check(GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(smuggling, Smuggling, ::testing::ValuesIn(cases()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// PROXY BUGS (reported): what tandem-lb should answer and does not yet. Each row says
+// what it does today and what haproxy 2.6 does; they run with
+// --gtest_also_run_disabled_tests and must pass once the proxy is fixed.
+std::vector<Case> known_bugs() {
+  return {
+      // "Connection: Content-Length" makes tandem-lb drop Content-Length as hop-by-hop but
+      // still send the body: the upstream reads a body-less POST, then the body as a second
+      // request of its own. haproxy 2.6 keeps Content-Length. The worst of the list.
+      Case{"connection_names_content_length",
+           post("Connection: Content-Length\r\nContent-Length: " +
+                    std::to_string(kSmuggled.size()) + "\r\n",
+                kSmuggled),
+           {200},
+           R::kNone,
+           false,
+           {"/"},
+           kSmuggled},
+      // "Connection: Host" makes tandem-lb drop Host: the upstream gets an HTTP/1.1 request
+      // without one. haproxy 2.6 keeps Host.
+      Case{"connection_names_host",
+           "GET / HTTP/1.1\r\nHost: a\r\nConnection: Host\r\n\r\n",
+           {200},
+           R::kNone,
+           false,
+           {"/"}},
+      // A leading empty element: tandem-lb forwards "Transfer-Encoding: ,chunked" as it
+      // came (a server may read it as not chunked); it refuses "chunked," already.
+      // haproxy 2.6: 422.
+      reject("te_leading_comma", post("Transfer-Encoding: ,chunked\r\n", "0\r\n\r\n"), 400,
+             kSomeReason),
+      // Framing fields in trailers: tandem-lb passes "Transfer-Encoding: x" on as a trailer
+      // (a server that merges trailers into the head sees a second framing). haproxy 2.6:
+      // 400.
+      reject("te_in_trailers", post(kTe, "5\r\nhello\r\n0\r\nTransfer-Encoding: x\r\n\r\n"), 400,
+             kSomeReason),
+      // Absolute-form whose authority is not Host: tandem-lb forwards "GET http://evil/x"
+      // with "Host: good", so the server (RFC 9112 3.2.2: the target's authority wins) and
+      // Host-based rules disagree on the site. haproxy 2.6: 400.
+      reject("absolute_form_other_host", "GET http://evil/x HTTP/1.1\r\nHost: good\r\n\r\n", 400,
+             kSomeReason),
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(DISABLED_smuggling_bugs, Smuggling, ::testing::ValuesIn(known_bugs()),
                          [](const auto& param_info) { return param_info.param.name; });
 
 using smuggling = ProxyFixture;
@@ -943,23 +1015,6 @@ TEST_F(smuggling, DISABLED_BadChunkAfterTheHeadIs400LikeHaproxy) {
   Response r = read_response(fd, carry);
   EXPECT_EQ(r.head.status, 400);
   ::close(fd);
-}
-
-// PROXY BUG (reported): absolute-form whose authority differs from Host. haproxy 2.6
-// answers 400; tandem-lb forwards "GET http://evil/x" with "Host: good", so a server that
-// follows RFC 9112 3.2.2 (the target's authority wins) and the proxy's Host-based routing
-// disagree on the site. Raw request: "GET http://evil/x HTTP/1.1\r\nHost: good\r\n\r\n".
-TEST_F(smuggling, DISABLED_AbsoluteFormWithADifferentHostIsRejected) {
-  ASSERT_NO_FATAL_FAILURE(start_proxy());
-  int fd = connect_to(port_);
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(send_all(fd, "GET http://evil/x HTTP/1.1\r\nHost: good\r\n\r\n"));
-  std::string carry;
-  Response r = read_response(fd, carry);
-  EXPECT_EQ(r.head.status, 400);
-  ::close(fd);
-  stop_all();
-  EXPECT_EQ(upstream_.accepted(), 0);
 }
 
 }  // namespace
