@@ -938,6 +938,9 @@ void remove_hop_by_hop(Headers& headers, HopByHopOptions options) {
     }
     if (iequals(h.name, "upgrade")) return !options.keep_upgrade;
     if (iequals(h.name, "transfer-encoding")) return !options.keep_transfer_encoding;
+    // A Connection token cannot take away the message's framing or its Host (haproxy keeps
+    // them too): dropping Content-Length would turn the body into a request of its own.
+    if (iequals(h.name, "content-length") || iequals(h.name, "host")) return false;
     for (const std::string& n : listed) {
       if (iequals(h.name, n)) return true;
     }
