@@ -1,16 +1,22 @@
 # bench/lb/lib.sh: the set-up shared by bench/lb/run.sh and bench/lb/profile.sh. Sourced, not
 # run. Before sourcing, set: build (the build dir), threads, proxies ("haproxy tandem-lb nginx"),
-# scenarios, idle (idle connections wanted, to size the file limit), conns (wrk connections).
+# scenarios, idle (idle connections wanted, to size the file limit), conns (wrk connections);
+# with "tandem-lb-b" among the proxies, build_b (a second build dir, for an A/B comparison).
 # Sourcing checks the tools, makes $tmp (removed at exit unless KEEP=1, with every process
 # started here killed by pid), writes the configs, starts the two nginx backends and the
 # proxies in $proxies, and waits for them to listen. Then it offers: proxy_pids, cpu_ticks,
-# rss_kb, url, run_wrk, field, and the pids pid_haproxy, pid_tandem_lb, pid_nginx.
+# rss_kb, url, run_wrk, field, and the pids pid_haproxy, pid_tandem_lb, pid_nginx, pid_tandem_lb_b.
 # shellcheck shell=bash disable=SC2154
 
 declare -F die >/dev/null || die() { echo "bench/lb: $*" >&2; exit 1; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lb_bin=$(cd "$build" 2>/dev/null && pwd)/src/app/tandem-lb
 [[ -x $lb_bin ]] || die "no $lb_bin: build first"
+lb_bin_b=
+if [[ $proxies == *tandem-lb-b* ]]; then
+  lb_bin_b=$(cd "${build_b:-}" 2>/dev/null && pwd)/src/app/tandem-lb
+  [[ -x $lb_bin_b ]] || die "no $lb_bin_b: build the second tree first"
+fi
 for tool in wrk haproxy nginx python3 taskset; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps)"
 done
@@ -54,9 +60,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Free ports: bound together once by the kernel, then released.
-read -r p_be1 p_be2 p_hap p_hapt p_tan p_tant p_ngx p_ngxt < <("$python" -c '
+read -r p_be1 p_be2 p_hap p_hapt p_tan p_tant p_ngx p_ngxt p_tanb p_tanbt < <("$python" -c '
 import socket
-ss = [socket.socket() for _ in range(8)]
+ss = [socket.socket() for _ in range(10)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 
@@ -150,6 +156,7 @@ EOF
 # 10 000 idle clients and a few server connections).
 hap_cfg "$p_hap" "$p_hapt" "no strict-limits" >"$tmp/haproxy.cfg"
 hap_cfg "$p_tan" "$p_tant" >"$tmp/tandem-lb.cfg"
+hap_cfg "$p_tanb" "$p_tanbt" >"$tmp/tandem-lb-b.cfg"
 
 mkdir -p "$tmp/ngx/logs"
 ngx_stream=
@@ -207,13 +214,14 @@ for p in $proxies; do
   case $p in
     haproxy) start haproxy "$proxy_cpus" haproxy -db -f "$tmp/haproxy.cfg" ;;
     tandem-lb) start tandem-lb "$proxy_cpus" "$lb_bin" -db -f "$tmp/tandem-lb.cfg" ;;
+    tandem-lb-b) start tandem-lb-b "$proxy_cpus" "$lb_bin_b" -db -f "$tmp/tandem-lb-b.cfg" ;;
     nginx) start nginx "$proxy_cpus" nginx -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf" ;;
   esac
 done
 wait_port "$p_be1" be1
 wait_port "$p_be2" be2
-declare -A http_port=([haproxy]=$p_hap [tandem-lb]=$p_tan [nginx]=$p_ngx)
-declare -A tcp_port=([haproxy]=$p_hapt [tandem-lb]=$p_tant [nginx]=$p_ngxt)
+declare -A http_port=([haproxy]=$p_hap [tandem-lb]=$p_tan [nginx]=$p_ngx [tandem-lb-b]=$p_tanb)
+declare -A tcp_port=([haproxy]=$p_hapt [tandem-lb]=$p_tant [nginx]=$p_ngxt [tandem-lb-b]=$p_tanbt)
 for p in $proxies; do
   wait_port "${http_port[$p]}" "$p"
   if [[ $p != nginx || -n $ngx_stream ]]; then wait_port "${tcp_port[$p]}" "$p"; fi

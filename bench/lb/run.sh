@@ -24,7 +24,9 @@
 #
 # Usage: bench/lb/run.sh BUILD_DIR [-t THREADS] [-d SECONDS] [-r ROUNDS] [-c CONNECTIONS]
 #                        [-n IDLE] [-s "ka close tcp"] [-p "haproxy tandem-lb nginx"] [-q] [-m]
-#   -q  quick: 3 s runs, 1 round, 2000 idle connections;  -m  Markdown tables.
+#                        [-B OTHER_BUILD_DIR]
+#   -q  quick: 3 s runs, 1 round, 2000 idle connections;  -m  Markdown tables;
+#   -B  also runs OTHER_BUILD_DIR's tandem-lb as "tandem-lb-b" (A/B of a change, same run).
 # Defaults: 10 s runs, 2 rounds, 50 connections, 10 000 idle: about 4 minutes.
 # Environment: KEEP=1 keeps the temporary directory (configs, logs, raw results).
 set -euo pipefail
@@ -37,7 +39,8 @@ build=${1:-}
 shift
 threads=1 duration=10 rounds=2 conns=50 idle=10000 markdown=0
 scenarios="ka close tcp" proxies="haproxy tandem-lb nginx"
-while getopts "t:d:r:c:n:s:p:qmh" opt; do
+build_b=
+while getopts "t:d:r:c:n:s:p:qmB:h" opt; do
   case $opt in
     t) threads=$OPTARG ;;
     d) duration=$OPTARG ;;
@@ -48,6 +51,7 @@ while getopts "t:d:r:c:n:s:p:qmh" opt; do
     p) proxies=$OPTARG ;;
     q) duration=3 rounds=1 idle=2000 ;;
     m) markdown=1 ;;
+    B) build_b=$OPTARG ;;
     *) usage ;;
   esac
 done
@@ -56,7 +60,10 @@ for v in threads duration rounds conns idle; do
 done
 ((threads >= 1 && duration >= 1 && rounds >= 1 && conns >= 1)) || die "bad -t/-d/-r/-c"
 for s in $scenarios; do [[ $s =~ ^(ka|close|tcp)$ ]] || die "unknown scenario '$s'"; done
-for p in $proxies; do [[ $p =~ ^(haproxy|tandem-lb|nginx)$ ]] || die "unknown proxy '$p'"; done
+[[ -n $build_b && $proxies != *tandem-lb-b* ]] && proxies+=" tandem-lb-b"
+for p in $proxies; do
+  [[ $p =~ ^(haproxy|tandem-lb|nginx|tandem-lb-b)$ ]] || die "unknown proxy '$p'"
+done
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lb/lib.sh
@@ -64,7 +71,7 @@ source "$here/lib.sh"
 
 raw=$tmp/raw.tsv
 : >"$raw"
-echo "tandem-lb: $lb_bin; HAProxy $(haproxy -v | sed -n '1s/HAProxy version \([^ ]*\).*/\1/p');" \
+echo "tandem-lb: $lb_bin${lb_bin_b:+; tandem-lb-b: $lb_bin_b}; HAProxy $(haproxy -v | sed -n '1s/HAProxy version \([^ ]*\).*/\1/p');" \
   "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); wrk -t2 -c$conns, ${duration} s runs," \
   "$rounds round(s); proxies on CPU $proxy_cpus with $threads thread(s), wrk and backends on CPU $client_cpus"
 

@@ -16,7 +16,7 @@ SCENARIOS = {
     "close": "HTTP new connection per request, 64 B",
     "tcp": "TCP mode, 100 KB, keep-alive",
 }
-PROXIES = ["haproxy", "tandem-lb", "nginx"]
+PROXIES = ["haproxy", "tandem-lb", "tandem-lb-b", "nginx"]
 
 
 def ratio(value, base):
