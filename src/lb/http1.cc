@@ -13,6 +13,7 @@
 //   TE "gzip, chunked"                     422   422
 //   TE not ending in chunked, identity     400   400
 //   TE "chunked," (empty element)          400   200  (*) llhttp refuses it
+//   TE ",chunked" (empty element first)    400   422
 //   TE in an HTTP/1.0 request              200, then close   200, then close
 //   CL twice, same value / "5, 5"          400   200  (*) llhttp refuses duplicates
 //   CL twice different / "5, 6" / +5 / -1 / 0x5 / "5 5" / empty / overflow      400   400
@@ -32,6 +33,8 @@
 //   request line over max_request_line     414   (no such limit; over the buffer: 400)
 //   HTTP/1.1 without Host                  400   200  (*) RFC 9112 3.2 MUST
 //   Host twice, same / different           400 / 400   200 / 400  (*) RFC 9112 3.2 MUST
+//   absolute-form authority != Host        400   400
+//   Content-Length/TE/Host in trailers     400   400
 //   HTTP/0.9, double SP, trailing SP, '#', CTL/8bit in URI, bad version   400   400
 //   "GET  / HTTP/1.1" (double space)       400   200  (*)
 //   HTTP/2.0, HTTP/3.0, HTTP/1.2 request   505   200 as 1.1  (*) llhttp knows 1.0/1.1 only
@@ -93,6 +96,34 @@ void for_each_element(std::string_view list, F&& f) {
   }
 }
 
+bool has_empty_element(std::string_view list) {
+  while (true) {
+    size_t comma = list.find(',');
+    if (trim(list.substr(0, comma)).empty()) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// The authority of an absolute-form target ("http://host:port/path" -> "host:port"); empty
+// for the origin form and for other schemes' forms.
+std::string_view target_authority(std::string_view target) {
+  size_t sep = target.find("://");
+  if (sep == std::string_view::npos || target.find('/') < sep) return {};
+  std::string_view rest = target.substr(sep + 3);
+  std::string_view auth = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = auth.rfind('@'); at != std::string_view::npos) auth.remove_prefix(at + 1);
+  return auth;
+}
+
+// "host:80" for http (":443" for https) names the same site as "host".
+std::string_view without_default_port(std::string_view target, std::string_view authority) {
+  std::string_view port =
+      target.starts_with("https:") || target.starts_with("HTTPS:") ? ":443" : ":80";
+  if (authority.ends_with(port)) authority.remove_suffix(port.size());
+  return authority;
+}
+
 int on_headers_complete(llhttp_t*) {
   return HPE_PAUSED;
 }
@@ -152,6 +183,8 @@ std::string_view reject_name(RejectReason reason) {
       "conflicting_content_length",
       "missing_host",
       "duplicate_host",
+      "host_mismatch",
+      "framing_trailer",
       "bad_chunk",
       "truncated",
       "bad_status_line",
@@ -269,6 +302,11 @@ struct Parser::Impl {
         return R::kNone;
       case LineEnd::kHeader: {
         std::string_view v = trim(value);
+        // Framing and routing fields have no place in trailers: a server that merges trailers
+        // into the head would see a second framing.
+        if (in_trailers && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+                            iequals(name, "host")))
+          return R::kFramingTrailer;
         (in_trailers ? trailers : head.headers).push_back({std::move(name), std::string(v)});
         name.clear();
         value.clear();
@@ -507,6 +545,9 @@ struct Parser::Impl {
         cl_value = hd.value;
       } else if (iequals(hd.name, "transfer-encoding")) {
         ++n_te;
+        // An empty element (",chunked", "chunked,", "a,,chunked") is refused: servers split
+        // such lists differently, and one that sees no "chunked" frames the body otherwise.
+        if (has_empty_element(hd.value)) return R::kBadTransferEncoding;
         for_each_element(hd.value, [&](std::string_view c) { codings.push_back(c); });
       } else if (iequals(hd.name, "host")) {
         ++n_host;
@@ -547,6 +588,12 @@ struct Parser::Impl {
     if (request) {
       if (n_host > 1) return R::kDuplicateHost;
       if (n_host == 0 && h.version == Version::k11) return R::kMissingHost;
+      // RFC 9112 3.2.2: the target's authority wins over Host; a server and the proxy's own
+      // Host-based rules would disagree on the site, so a mismatch is refused (as haproxy).
+      if (std::string_view auth = target_authority(h.target);
+          !auth.empty() && n_host == 1 &&
+          !iequals(without_default_port(h.target, auth), without_default_port(h.target, h.host)))
+        return R::kHostMismatch;
     }
 
     h.keep_alive = h.version == Version::k11 ? !conn_close : conn_keep_alive && !conn_close;

@@ -42,6 +42,8 @@ enum class RejectReason : uint8_t {
   kConflictingContentLength,   // 400: Content-Length more than once
   kMissingHost,                // 400: HTTP/1.1 request without Host
   kDuplicateHost,              // 400: Host more than once
+  kHostMismatch,               // 400: absolute-form target whose authority is not Host
+  kFramingTrailer,             // 400: Content-Length, Transfer-Encoding or Host in trailers
   kBadChunk,                   // 400: bad chunk size/extension/CRLF, size overflow
   kTruncated,                  // 400: the peer closed inside a message
   kBadStatusLine,              // 502: malformed status line or status outside 100-599
