@@ -68,6 +68,10 @@ struct BackendSpec {
   std::unique_ptr<std::atomic<uint32_t>> conns;
   std::unique_ptr<BackendQueue> waiting;
   std::optional<core::Duration> queue_timeout;  // timeout queue, else timeout connect
+  // The balancer and server states, one for every thread: the rotation is global.
+  std::unique_ptr<Pool> pool;
+  // Per server: `maxconn` now (the config's, or the runtime API's), 0: no limit.
+  std::unique_ptr<std::atomic<uint32_t>[]> server_maxconn;
 };
 struct FrontendSpec {
   const Proxy* cfg = nullptr;
@@ -116,7 +120,7 @@ struct ServerRt {
 };
 struct BackendRt {
   const BackendSpec* spec = nullptr;
-  std::unique_ptr<Pool> pool;  // reads the global connection counts of BackendSpec
+  Pool* pool = nullptr;  // BackendSpec's, shared
   std::vector<ServerRt> servers;
   Counters counters;
 };
@@ -158,6 +162,8 @@ struct ThreadRt {
 void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client);
 void soft_stop_session(Session* s);
 void hard_stop_session(Session* s);
+// True while the session holds a connection to server `si` of backend `bi` (own thread).
+bool session_uses_server(const Session* s, size_t bi, size_t si);
 
 std::string endpoint_ip(const tcp::endpoint& ep);
 

@@ -1,4 +1,4 @@
-// Pool: the balancer and the server views of one backend on one thread.
+// Pool: the balancer and the server views of one backend, shared by the threads.
 #include "lb/proxy/pool.h"
 
 #include "lb/balance/balancer.h"
@@ -6,6 +6,7 @@
 namespace tandem::lb::proxy::detail {
 
 struct Pool::Impl {
+  mutable std::mutex mu;  // guards everything below but the constants
   BalancerPtr balancer;
   std::vector<ServerView> views;
   std::vector<std::string> names;  // views hold string_views into these
@@ -48,8 +49,6 @@ Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_
 }
 
 Pool::~Pool() = default;
-Pool::Pool(Pool&&) noexcept = default;
-Pool& Pool::operator=(Pool&&) noexcept = default;
 
 Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
                       std::string_view header, std::optional<size_t> exclude, core::TimePoint now) {
@@ -59,6 +58,7 @@ Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
   ctx.header = header;
   ctx.random = &impl_->random;
   if (exclude) ctx.exclude = static_cast<uint32_t>(*exclude + 1);
+  std::lock_guard lock(impl_->mu);
   if (impl_->conns != nullptr) {
     for (size_t i = 0; i < impl_->views.size(); ++i)
       impl_->views[i].active_conns = impl_->conns[i].load(std::memory_order_relaxed);
@@ -76,13 +76,42 @@ Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
 }
 
 bool Pool::usable(size_t index) const {
+  std::lock_guard lock(impl_->mu);
   return index < impl_->views.size() && is_usable(impl_->views[index]);
 }
 void Pool::set_up(size_t index, bool up, core::TimePoint now) {
+  std::lock_guard lock(impl_->mu);
   if (index >= impl_->views.size() || impl_->views[index].up == up) return;
   impl_->views[index].up = up;
   impl_->views[index].up_since = now;
   impl_->balancer->rebuild(impl_->views, now);
+}
+void Pool::set_admin(size_t index, bool draining, bool maint, core::TimePoint now) {
+  std::lock_guard lock(impl_->mu);
+  if (index >= impl_->views.size()) return;
+  ServerView& v = impl_->views[index];
+  if (v.draining == draining && v.maint == maint) return;
+  v.draining = draining;
+  v.maint = maint;
+  impl_->balancer->rebuild(impl_->views, now);
+}
+void Pool::set_weight(size_t index, uint32_t weight, core::TimePoint now) {
+  std::lock_guard lock(impl_->mu);
+  if (index >= impl_->views.size() || impl_->views[index].weight == weight) return;
+  impl_->views[index].weight = weight;
+  impl_->balancer->rebuild(impl_->views, now);
+}
+void Pool::set_maxconn(size_t index, uint32_t maxconn, core::TimePoint now) {
+  std::lock_guard lock(impl_->mu);
+  if (index >= impl_->views.size() || impl_->views[index].maxconn == maxconn) return;
+  impl_->views[index].maxconn = maxconn;
+  impl_->balancer->rebuild(impl_->views, now);
+}
+PoolServerState Pool::state(size_t index) const {
+  std::lock_guard lock(impl_->mu);
+  if (index >= impl_->views.size()) return {};
+  const ServerView& v = impl_->views[index];
+  return {v.up, v.draining, v.maint, v.weight, v.maxconn};
 }
 size_t Pool::size() const {
   return impl_->views.size();

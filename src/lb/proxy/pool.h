@@ -1,10 +1,12 @@
-// A backend's servers as one thread sees them, around a balancer: kept apart from config.h
-// because lb::HashType names a struct there and an enum in balance/balancer.h.
+// A backend's servers around its balancer, one object shared by every worker thread (as
+// haproxy shares a backend's lb tree under a lock), so a rotation is global. Kept apart from
+// config.h because lb::HashType names a struct there and an enum in balance/balancer.h.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +38,17 @@ struct PoolServer {
   uint32_t maxconn = 0;
 };
 
+// A server's state for new traffic, as the pool holds it.
+struct PoolServerState {
+  bool up = true;  // health
+  bool draining = false;
+  bool maint = false;
+  uint32_t weight = 1;
+  uint32_t maxconn = 0;
+};
+
+// Every member is safe from any thread: a mutex guards the balancer and the views. It is held
+// for one pick (a few hundred nanoseconds at most), never across I/O.
 class Pool {
  public:
   enum class Outcome : uint8_t { kPicked, kNoServer, kAllFull };
@@ -48,8 +61,8 @@ class Pool {
   Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
        core::TimePoint now, const std::atomic<uint32_t>* conns);
   ~Pool();
-  Pool(Pool&&) noexcept;
-  Pool& operator=(Pool&&) noexcept;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
 
   Pick pick(std::span<const uint8_t> source, std::string_view uri, std::string_view header,
             std::optional<size_t> exclude, core::TimePoint now);
@@ -57,6 +70,10 @@ class Pool {
   bool usable(size_t index) const;
   // Health or admin state from outside (health checks, the runtime API): rebuilds.
   void set_up(size_t index, bool up, core::TimePoint now);
+  void set_admin(size_t index, bool draining, bool maint, core::TimePoint now);
+  void set_weight(size_t index, uint32_t weight, core::TimePoint now);
+  void set_maxconn(size_t index, uint32_t maxconn, core::TimePoint now);
+  PoolServerState state(size_t index) const;
   size_t size() const;
   bool hashes_header() const;
   const std::string& header_name() const;

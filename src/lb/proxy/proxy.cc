@@ -12,7 +12,9 @@
 //   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
 // - TCP mode and tunnels splice() through a pipe per direction; the copy loop stays for bytes
 //   buffered before a tunnel starts, for RuntimeOptions::splice = false and when splice fails.
-// - Health checks (health_check.cc) are not wired yet: they should call set_server_up().
+// - Each backend has one Pool (balancer and server states) shared by every thread under a
+//   mutex, as haproxy shares its lb tree: the round-robin sequence is global. Health checks
+//   (set_server_up) and the runtime API (set_server_admin/weight/maxconn) change it in place.
 #include "lb/proxy/proxy.h"
 
 #include <netdb.h>
@@ -180,6 +182,36 @@ using detail::FrontendRt;
 using detail::Shared;
 using detail::ThreadRt;
 
+namespace {
+
+core::TimePoint steady_now() {
+  return core::TimePoint(std::chrono::steady_clock::now());
+}
+
+// The backend and server indexes of backend/server; unset when unknown.
+std::optional<std::pair<size_t, size_t>> find_server(const Shared& sh, std::string_view backend,
+                                                     std::string_view server) {
+  for (size_t bi = 0; bi < sh.backends.size(); ++bi) {
+    const detail::BackendSpec& bs = sh.backends[bi];
+    if (bs.cfg->name != backend) continue;
+    for (size_t si = 0; si < bs.servers.size(); ++si) {
+      if (bs.servers[si].cfg->name == server) return std::pair{bi, si};
+    }
+  }
+  return std::nullopt;
+}
+
+void fill_state(ServerSnapshot& out, const detail::BackendSpec& bs, size_t si) {
+  detail::PoolServerState st = bs.pool->state(si);
+  out.admin =
+      st.maint ? ServerAdmin::kMaint : (st.draining ? ServerAdmin::kDrain : ServerAdmin::kReady);
+  out.up = st.up;
+  out.weight = st.weight;
+  out.maxconn = bs.server_maxconn[si].load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
 struct Runtime::Impl {
   std::unique_ptr<Shared> shared;
   std::vector<std::unique_ptr<ThreadRt>> threads;
@@ -238,9 +270,16 @@ struct Runtime::Impl {
     joined = true;
   }
 
-  // The queue figures are global: taken from the shared atomics, not summed per thread.
+  // The queue figures are global: taken from the shared atomics, not summed per thread; so
+  // are the servers' states.
   void add_queues(Snapshot& snap) const {
     for (const detail::BackendSpec& bs : shared->backends) {
+      auto& servers = snap.proxies[bs.proxy_index].servers;
+      if (servers.size() < bs.servers.size()) servers.resize(bs.servers.size());
+      for (size_t si = 0; si < bs.servers.size(); ++si) {
+        servers[si].name = bs.servers[si].cfg->name;
+        fill_state(servers[si], bs, si);
+      }
       Counters& c = snap.proxies[bs.proxy_index].backend;
       c.queue_current = bs.waiting->length.load(std::memory_order_relaxed);
       c.queue_max = bs.waiting->max.load(std::memory_order_relaxed);
@@ -494,6 +533,16 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
         return fail("backend " + p.name + " server " + s.name + ": " + eps.error().to_string());
       bs.servers.push_back({&s, eps->front()});
     }
+    bs.server_maxconn = std::make_unique<std::atomic<uint32_t>[]>(p.servers.size());
+    std::vector<detail::PoolServer> pool_servers;
+    for (size_t si = 0; si < p.servers.size(); ++si) {
+      const ServerParams& sp = p.servers[si].params;
+      bs.server_maxconn[si].store(sp.maxconn, std::memory_order_relaxed);
+      pool_servers.push_back({p.servers[si].name, sp.weight, sp.backup, sp.disabled, sp.maxconn});
+    }
+    bs.pool = std::make_unique<detail::Pool>(bs.balance, pool_servers, 0x9e3779b97f4a7c15ULL,
+                                             core::TimePoint(std::chrono::steady_clock::now()),
+                                             bs.server_conns.get());
     sh.backend_of_proxy[i] = static_cast<int>(sh.backends.size());
     sh.backends.push_back(std::move(bs));
   }
@@ -542,15 +591,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
     for (const detail::BackendSpec& bs : sh.backends) {
       detail::BackendRt be;
       be.spec = &bs;
-      std::vector<detail::PoolServer> servers;
-      for (const detail::ServerSpec& ss : bs.servers) {
-        const ServerParams& sp = ss.cfg->params;
-        servers.push_back({ss.cfg->name, sp.weight, sp.backup, sp.disabled, sp.maxconn});
-      }
       be.servers.resize(bs.servers.size());
-      be.pool =
-          std::make_unique<detail::Pool>(bs.balance, servers, 0x9e3779b97f4a7c15ULL * (ti + 1),
-                                         t->worker.clock().now(), bs.server_conns.get());
+      be.pool = bs.pool.get();
       t->backends.push_back(std::move(be));
     }
     t->frontends.reserve(sh.frontends.size());
@@ -688,29 +730,75 @@ void Runtime::join() {
 }
 
 bool Runtime::set_server_up(std::string_view backend, std::string_view server, bool up) {
-  Shared& sh = *impl_->shared;
-  for (size_t bi = 0; bi < sh.backends.size(); ++bi) {
-    const detail::BackendSpec& bs = sh.backends[bi];
-    if (bs.cfg->name != backend) continue;
-    for (size_t si = 0; si < bs.servers.size(); ++si) {
-      if (bs.servers[si].cfg->name != server) continue;
-      core::logger().info("server {}/{} is {}", backend, server, up ? "UP" : "DOWN");
-      for (auto& t : impl_->threads) {
-        ThreadRt* tp = t.get();
-        auto apply = [tp, bi, si, up] {
-          tp->backends[bi].pool->set_up(si, up, tp->worker.clock().now());
-        };
-        // Before start() the loops do not run yet: apply in place.
-        if (impl_->started) {
-          tp->worker.post(apply);
-        } else {
-          apply();
-        }
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at) return false;
+  core::logger().info("server {}/{} is {}", backend, server, up ? "UP" : "DOWN");
+  impl_->shared->backends[at->first].pool->set_up(at->second, up, steady_now());
+  return true;
+}
+
+bool Runtime::set_server_admin(std::string_view backend, std::string_view server,
+                               ServerAdmin admin) {
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at) return false;
+  static constexpr std::string_view kNames[] = {"READY", "DRAIN", "MAINT"};
+  core::logger().info("server {}/{} is now in {} mode", backend, server,
+                      kNames[static_cast<size_t>(admin)]);
+  impl_->shared->backends[at->first].pool->set_admin(at->second, admin == ServerAdmin::kDrain,
+                                                     admin == ServerAdmin::kMaint, steady_now());
+  return true;
+}
+
+bool Runtime::set_server_weight(std::string_view backend, std::string_view server,
+                                uint32_t weight) {
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at || weight > 256) return false;
+  impl_->shared->backends[at->first].pool->set_weight(at->second, weight, steady_now());
+  return true;
+}
+
+bool Runtime::set_server_maxconn(std::string_view backend, std::string_view server,
+                                 uint32_t maxconn) {
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at) return false;
+  const detail::BackendSpec& bs = impl_->shared->backends[at->first];
+  bs.server_maxconn[at->second].store(maxconn, std::memory_order_relaxed);
+  bs.pool->set_maxconn(at->second, maxconn, steady_now());
+  return true;
+}
+
+bool Runtime::shutdown_server_sessions(std::string_view backend, std::string_view server) {
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at) return false;
+  if (!impl_->started || impl_->joined) return true;
+  const auto [bi, si] = *at;
+  for (auto& t : impl_->threads) {
+    ThreadRt* tp = t.get();
+    tp->worker.post([tp, bi, si] {
+      std::vector<detail::Session*> victims;
+      for (detail::Session* s : tp->sessions) {
+        if (detail::session_uses_server(s, bi, si)) victims.push_back(s);
       }
-      return true;
-    }
+      for (detail::Session* s : victims) detail::hard_stop_session(s);
+      auto& idle = tp->backends[bi].servers[si].idle;
+      for (auto& c : idle) {
+        std::error_code ignored;
+        c.socket.close(ignored);
+      }
+      idle.clear();
+    });
   }
-  return false;
+  return true;
+}
+
+std::optional<ServerSnapshot> Runtime::server_state(std::string_view backend,
+                                                    std::string_view server) const {
+  auto at = find_server(*impl_->shared, backend, server);
+  if (!at) return std::nullopt;
+  ServerSnapshot out;
+  out.name = std::string(server);
+  fill_state(out, impl_->shared->backends[at->first], at->second);
+  return out;
 }
 
 uint32_t Runtime::thread_count() const {

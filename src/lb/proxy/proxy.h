@@ -72,9 +72,18 @@ struct Counters {
   void add(const Counters& o);
 };
 
+// A server's administrative state, as haproxy's `set server B/S state`: drain takes no new
+// balanced traffic (health checks go on), maint no traffic at all (checks stop).
+enum class ServerAdmin : uint8_t { kReady, kDrain, kMaint };
+
 struct ServerSnapshot {
   std::string name;
   Counters counters;
+  // The state for new traffic now, global (not summed).
+  ServerAdmin admin = ServerAdmin::kReady;
+  bool up = true;  // as health checks last said (set_server_up)
+  uint32_t weight = 1;
+  uint32_t maxconn = 0;  // 0: no limit
 };
 struct ProxySnapshot {
   std::string name;
@@ -140,6 +149,17 @@ class Runtime {
   // A server goes up or down for new traffic on every thread (health checks call this).
   // False when no such backend/server exists. Safe from any thread.
   bool set_server_up(std::string_view backend, std::string_view server, bool up);
+  // The runtime API's changes, global at once (every thread balances over one pool). False
+  // when no such backend/server exists. Safe from any thread. A weight is 0..256.
+  bool set_server_admin(std::string_view backend, std::string_view server, ServerAdmin admin);
+  bool set_server_weight(std::string_view backend, std::string_view server, uint32_t weight);
+  bool set_server_maxconn(std::string_view backend, std::string_view server, uint32_t maxconn);
+  // Closes every session connected to the server and its idle connections, on every thread
+  // (posted: done shortly after the call returns).
+  bool shutdown_server_sessions(std::string_view backend, std::string_view server);
+  // The state fields of a ServerSnapshot (no counters); unset when unknown. Any thread.
+  std::optional<ServerSnapshot> server_state(std::string_view backend,
+                                             std::string_view server) const;
 
   // Sums every thread's counters; posts to each worker and waits (not from a worker).
   Snapshot snapshot();

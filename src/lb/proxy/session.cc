@@ -158,6 +158,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (idle_) close_both();
   }
   void hard_stop() { close_both(); }
+  bool uses_server(size_t bi, size_t si) const {
+    return srv_ != nullptr && be_ != nullptr && backend_index() == bi && server_index_ == si;
+  }
 
   // A slot was handed over while waiting in the backend's queue (this thread).
   void wake_from_queue() { queue_timer_.cancel(); }
@@ -293,7 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   size_t backend_index() const { return static_cast<size_t>(be_ - t_.backends.data()); }
-  uint32_t maxconn_of(size_t i) const { return be_->spec->servers[i].cfg->params.maxconn; }
+  uint32_t maxconn_of(size_t i) const {
+    return be_->spec->server_maxconn[i].load(std::memory_order_relaxed);
+  }
 
   // A connection slot on a server of be_: a pick whose slot is free, else a turn in the
   // backend's FIFO (new requests queue behind waiting ones, as haproxy).
@@ -1528,6 +1533,9 @@ void soft_stop_session(Session* s) {
 }
 void hard_stop_session(Session* s) {
   s->hard_stop();
+}
+bool session_uses_server(const Session* s, size_t bi, size_t si) {
+  return s->uses_server(bi, si);
 }
 
 }  // namespace tandem::lb::proxy::detail

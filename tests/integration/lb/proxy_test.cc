@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -421,6 +422,81 @@ TEST_F(ProxyTest, RoundRobinAcrossThree) {
   std::string seq;
   for (int i = 0; i < 6; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
   EXPECT_EQ(seq, "123123");
+}
+
+// haproxy shares a backend's balancer between its threads: with two threads and many new
+// connections (each lands on either thread), the rotation stays strict.
+TEST_F(ProxyTest, RoundRobinIsOneRotationAcrossThreads) {
+  std::vector<std::unique_ptr<HttpUpstream>> ups;
+  std::vector<uint16_t> ports;
+  for (int i = 1; i <= 5; ++i) {
+    ups.push_back(std::make_unique<HttpUpstream>(
+        [i](const Message&) { return ok_response(std::to_string(i)); }));
+    ports.push_back(ups.back()->server.port());
+  }
+  start(http_config(ports, "", "  balance roundrobin\n"), 2);
+  std::string seq;
+  for (int i = 0; i < 40; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  std::string want;
+  for (int i = 0; i < 8; ++i) want += "12345";
+  EXPECT_EQ(seq, want);
+}
+
+// The runtime API's changes: drain and maint take a server out of the rotation, a weight
+// reshapes it, maxconn and the states show in snapshots.
+TEST_F(ProxyTest, AdminStateWeightAndMaxconnApplyToEveryThread) {
+  HttpUpstream u1([](const Message&) { return ok_response("1"); });
+  HttpUpstream u2([](const Message&) { return ok_response("2"); });
+  start(http_config({u1.server.port(), u2.server.port()}, "", "  balance roundrobin\n"), 2);
+  auto run = [&](int n) {
+    std::string seq;
+    for (int i = 0; i < n; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    return seq;
+  };
+  EXPECT_FALSE(rt_->set_server_admin("be", "nope", ServerAdmin::kDrain));
+  ASSERT_TRUE(rt_->set_server_admin("be", "s1", ServerAdmin::kDrain));
+  EXPECT_EQ(run(4), "2222");
+  EXPECT_EQ(rt_->server_state("be", "s1")->admin, ServerAdmin::kDrain);
+  ASSERT_TRUE(rt_->set_server_admin("be", "s2", ServerAdmin::kMaint));
+  EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").head.status, 503);
+  ASSERT_TRUE(rt_->set_server_admin("be", "s1", ServerAdmin::kReady));
+  ASSERT_TRUE(rt_->set_server_admin("be", "s2", ServerAdmin::kReady));
+  ASSERT_TRUE(rt_->set_server_weight("be", "s1", 0));
+  EXPECT_EQ(run(3), "222");
+  ASSERT_TRUE(rt_->set_server_weight("be", "s1", 3));
+  std::string seq = run(8);
+  EXPECT_EQ(std::count(seq.begin(), seq.end(), '1'), 6) << seq;
+  EXPECT_FALSE(rt_->set_server_weight("be", "s1", 257));
+  ASSERT_TRUE(rt_->set_server_maxconn("be", "s2", 7));
+  auto snap = rt_->snapshot();
+  const auto& servers = snap.find("be")->servers;
+  ASSERT_EQ(servers.size(), 2u);
+  EXPECT_EQ(servers[0].weight, 3u);
+  EXPECT_EQ(servers[1].maxconn, 7u);
+  EXPECT_EQ(servers[1].admin, ServerAdmin::kReady);
+  EXPECT_TRUE(servers[1].up);
+}
+
+// shutdown sessions server: a long request to the server is cut.
+TEST_F(ProxyTest, ShutdownSessionsOfAServerClosesThem) {
+  std::atomic<bool> release{false};
+  HttpUpstream slow([&](const Message&) {
+    for (int i = 0; i < 200 && !release; ++i) std::this_thread::sleep_for(10ms);
+    return ok_response("late");
+  });
+  start(http_config({slow.server.port()}, "", ""), 2);
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (int i = 0; i < 100 && slow.seen().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(slow.seen().size(), 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rt_->shutdown_server_sessions("be", "s1"));
+  std::string got = recv_all(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(got.find("late"), std::string::npos);
+  release = true;
+  ::close(fd);
 }
 
 TEST_F(ProxyTest, DeadServerIsRetriedElsewhereWithRedispatch) {
