@@ -17,6 +17,11 @@ void copy(Traffic& t, const proxy::Counters& c) {
   t.retries = c.retries;
   t.redispatches = c.redispatches;
   t.denied_connections = c.denied_conns;
+  t.denied_requests = c.denied_req;
+  t.denied_responses = c.denied_resp;
+  t.intercepted = c.intercepted;
+  t.queue_current = c.queue_current;
+  t.queue_max = std::max(t.queue_max, c.queue_max);
   t.http_requests = c.http_requests;
   t.http_responses = c.http_status;  // same order: [0] other, [1..5] 1xx..5xx
 }
