@@ -1,11 +1,13 @@
 // tandem-lb: the load balancer. Flags as haproxy's; wiring only.
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@
 #include "lb/health_check.h"
 #include "lb/proxy/proxy.h"
 #include "lb/rules.h"
+#include "lb/stats/from_config.h"
+#include "lb/stats/live.h"
+#include "lb/stats/page.h"
+#include "lb/stats/socket_server.h"
 
 namespace {
 
@@ -32,6 +38,14 @@ void raise_fd_limit() {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+// The services `http-request use-service` may name.
+constexpr std::string_view kPrometheus = "prometheus-exporter";
+
+std::string node_name() {
+  utsname u{};
+  return ::uname(&u) == 0 ? std::string(u.nodename) : std::string();
 }
 
 }  // namespace
@@ -100,28 +114,94 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "tandem-lb: {}\n", ok.error().message);
     return 1;
   }
-  // The proxy run-time of this version does not apply everything the grammar accepts:
-  // refuse to serve rather than serve differently from what the file says.
+  // Only the Prometheus exporter is built in: refuse another service rather than answer 503.
   for (const auto& p : config.proxies) {
-    if (p.stats.enabled) {
-      fmt::print(stderr,
-                 "tandem-lb: {} {}: the stats page is not served by this version's proxy yet "
-                 "(tandem-lb -c checks it); remove it to run it\n",
-                 lb::to_string(p.kind), p.name);
-      return 1;
+    for (const auto& r : p.http_request) {
+      if (r.action == lb::HttpRule::Action::kUseService && r.service != kPrometheus) {
+        fmt::print(stderr, "tandem-lb: {}: use-service {}: unknown service (only {} exists)\n",
+                   r.where.to_string(), r.service, kPrometheus);
+        return 1;
+      }
     }
   }
   raise_fd_limit();
   // Bind everything before going to the background, so port problems reach the terminal.
+  // The stats page and the exporter read `live`, set before the workers start.
+  lb::stats::LiveStats* live = nullptr;
   lb::proxy::RuntimeOptions options;
   options.rules = std::move(rules);
-  // No service is plugged in yet: a config with `use-service` is refused by create().
+  options.service = [&live](std::string_view service,
+                            const lb::proxy::RequestContext& ctx) -> std::optional<std::string> {
+    if (service != kPrometheus || live == nullptr) return std::nullopt;
+    const bool head = ctx.head != nullptr && ctx.head->method == "HEAD";
+    return lb::stats::to_http_response(lb::stats::prometheus_reply(*live->current()), true, head);
+  };
+  options.stats_page = [&live](const lb::proxy::StatsRequest& req) -> std::string {
+    if (live == nullptr) return std::string(lb::proxy::error_response(503));
+    std::string_view auth;
+    if (const auto* h = lb::http1::find_header(req.head->headers, "authorization")) {
+      auth = h->value;
+    }
+    lb::stats::PageInput in{req.head->method, req.head->target, auth, req.body, req.admin_allowed};
+    const lb::stats::StatsView view = live->view();
+    auto reply = lb::stats::serve_stats_page(req.frontend->stats, in, view, live);
+    return lb::stats::to_http_response(reply, true, req.head->method == "HEAD");
+  };
   auto runtime = lb::proxy::Runtime::create(config, options);
   if (!runtime) {
     fmt::print(stderr, "tandem-lb: cannot start: {}\n", runtime.error().to_string());
     return 1;
   }
   auto& rt = **runtime;
+  core::Worker main_loop("lb-main");
+  // Health checkers by backend/server, for the stats and the runtime API (main loop only).
+  struct Checked {
+    lb::HealthChecker* checker = nullptr;
+    uint32_t id = 0;
+  };
+  std::vector<std::unique_ptr<lb::HealthChecker>> checkers;
+  std::map<std::pair<std::string, std::string>, Checked> checked;
+  lb::stats::ProcessInfo process;
+  process.version = app::kVersion;
+  process.node = node_name();
+  process.start_time_s = static_cast<uint64_t>(::time(nullptr));
+  process.maxconn = process.hard_maxconn = config.global.maxconn.value_or(0);
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    process.ulimit_n = static_cast<uint32_t>(std::min<rlim_t>(rl.rlim_cur, UINT32_MAX));
+  }
+  process.listeners = static_cast<uint32_t>(rt.listeners().size());
+  lb::stats::LiveStats::Hooks hooks;
+  hooks.apply_health = [&](lb::stats::StatsView& view) {
+    const core::TimePoint now = main_loop.clock().now();
+    for (const auto& [key, c] : checked) {
+      lb::stats::ProxyView* pv = view.find_proxy(key.first);
+      lb::stats::ServerView* sv = pv != nullptr ? pv->find_server(key.second) : nullptr;
+      const lb::health::ServerHealth* h = c.checker->health(c.id);
+      if (sv != nullptr && h != nullptr) lb::stats::apply_health(*sv, *h, now);
+    }
+  };
+  hooks.on_maint = [&](std::string_view backend, std::string_view server, bool maint) {
+    auto it = checked.find({std::string(backend), std::string(server)});
+    if (it == checked.end()) return;
+    it->second.checker->set_maintenance(it->second.id, maint);
+    // Out of maintenance a checked server starts UP again, as at boot; checks then decide.
+    if (!maint) rt.set_server_up(backend, server, true);
+  };
+  lb::stats::LiveStats live_stats(config, rt, main_loop, process, std::move(hooks));
+  live = &live_stats;
+  // stats socket: served on the main loop; bound now, so a bad path reaches the terminal.
+  std::vector<std::unique_ptr<lb::stats::StatsSocketServer>> stats_sockets;
+  for (const auto& sock : config.global.stats_sockets) {
+    lb::stats::StatsSocketServer::Options so;
+    so.idle_timeout = std::chrono::duration_cast<core::Duration>(config.global.stats_timeout);
+    so.max_line = config.global.tune_bufsize;
+    auto server = lb::stats::StatsSocketServer::open(main_loop.io(), sock, live_stats, so);
+    if (!server) {
+      fmt::print(stderr, "tandem-lb: cannot start: {}\n", server.error().to_string());
+      return 1;
+    }
+    stats_sockets.push_back(std::move(*server));
+  }
   const bool background = (flags->daemon || config.global.daemon) && !flags->foreground;
   if (background && ::daemon(0, 0) != 0) {
     fmt::print(stderr, "tandem-lb: cannot go to the background: {}\n", std::strerror(errno));
@@ -134,7 +214,6 @@ int main(int argc, char** argv) {
     if (!pid) core::logger().warn("cannot write pid file {}", pid_file);
   }
 
-  core::Worker main_loop("lb-main");
   bool stopping = false;
   auto soft_stop = [&](int signo) {
     if (stopping) {  // a second signal: do not wait for sessions
@@ -157,8 +236,7 @@ int main(int argc, char** argv) {
       });
   rt.start();
   // Health checks run on the main loop; a change takes the server out of (or back into)
-  // every thread's balancer.
-  std::vector<std::unique_ptr<lb::HealthChecker>> checkers;
+  // the backend's balancer.
   uint32_t next_id = 0;
   for (const auto& p : config.proxies) {
     if (p.kind != lb::Proxy::Kind::kBackend && p.kind != lb::Proxy::Kind::kListen) continue;
@@ -169,6 +247,8 @@ int main(int argc, char** argv) {
     }
     if (servers->empty()) continue;
     next_id += static_cast<uint32_t>(servers->size());
+    std::vector<std::pair<std::pair<std::string, std::string>, uint32_t>> names;
+    for (const auto& cs : *servers) names.push_back({{cs.backend, cs.name}, cs.id});
     auto checker = std::make_unique<lb::HealthChecker>(
         main_loop.io(), main_loop.clock(), std::move(*servers), [&rt](const lb::StateChange& c) {
           core::logger().warn("{}", c.log_line);
@@ -179,12 +259,29 @@ int main(int argc, char** argv) {
       core::logger().error("{}: health checks: {}", p.name, ok.error().to_string());
       continue;
     }
+    for (const auto& [key, id] : names) checked[key] = {checker.get(), id};
     checkers.push_back(std::move(checker));
   }
+  // The stats view: refreshed every second on the main loop, read by the page, the exporter
+  // and the stats socket.
+  live_stats.refresh();
+  asio::steady_timer stats_timer(main_loop.io());
+  std::function<void()> tick = [&] {
+    stats_timer.expires_after(std::chrono::seconds(1));
+    stats_timer.async_wait([&](const std::error_code& ec) {
+      if (ec || stopping) return;
+      live_stats.refresh();
+      tick();
+    });
+  };
+  tick();
+  for (auto& s : stats_sockets) s->start();
   // -sf/-st: the old processes leave once we listen beside them (SO_REUSEPORT).
   for (int pid : flags->soft_stop_pids) ::kill(pid, SIGUSR1);
   for (int pid : flags->hard_stop_pids) ::kill(pid, SIGTERM);
   main_loop.run();
+  stats_timer.cancel();
+  for (auto& s : stats_sockets) s->stop();
   for (auto& c : checkers) c->stop();
   rt.stop_now();
   rt.join();

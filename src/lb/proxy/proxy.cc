@@ -470,6 +470,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
   }
   for (size_t i = 0; i < cfg.proxies.size(); ++i) {
     const Proxy& p = cfg.proxies[i];
+    if (p.stats.enabled && p.is_frontend() && !sh.options.stats_page) {
+      return fail(fmt::format("{} {}: the stats page is not available (nothing serves it)",
+                              to_string(p.kind), p.name));
+    }
     for (const auto* list : {&p.http_request, &p.http_response}) {
       for (const HttpRule& r : *list) {
         if (r.action == HttpRule::Action::kUseService && !sh.options.service) {

@@ -43,6 +43,18 @@ using RequestLogHook = std::function<void(const logfmt::SessionLog&)>;
 using ServiceHook =
     std::function<std::optional<std::string>(std::string_view service, const RequestContext&)>;
 
+// A request for a frontend's stats page (`stats enable`, its target under `stats uri`), seen
+// after the frontend's http-request rules, its body read (at most tune.bufsize bytes).
+struct StatsRequest {
+  const Proxy* frontend = nullptr;
+  const http1::Head* head = nullptr;
+  std::string_view body;
+  bool admin_allowed = false;  // `stats admin if COND` holds for this request
+};
+// The whole response to send; the connection closes after it. Same constraints as a
+// ServiceHook (a worker thread: no blocking, no Runtime::snapshot()).
+using StatsPageHook = std::function<std::string(const StatsRequest&)>;
+
 // Counters of one frontend, backend or server. Each thread keeps its own; snapshot() sums.
 struct Counters {
   uint64_t sessions_current = 0;
@@ -105,6 +117,8 @@ struct RuntimeOptions {
   std::vector<std::shared_ptr<const ProxyRules>> rules;
   // Answers `use-service`; unset: a config using a service does not start.
   ServiceHook service;
+  // Serves the stats pages; unset: a config with `stats enable` does not start.
+  StatsPageHook stats_page;
   // False: `log` lines are not opened and nothing is logged (on_request still runs).
   bool traffic_logs = true;
   // TCP mode and tunnels move bytes with splice(2) between the sockets (no copy to user

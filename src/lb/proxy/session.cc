@@ -903,6 +903,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (o.kind != Outcome::Kind::kContinue)
         co_return co_await answer_request_locally(o, head, request_whole);
     }
+    if (fs.cfg->stats.enabled && t_.shared.options.stats_page &&
+        head.target.starts_with(fs.cfg->stats.uri)) {
+      co_return co_await serve_stats(head, req);
+    }
     int bi = choose_backend(&head);
     if (bi < 0) {
       ended(SessionEnd::kServerRefused, TermPhase::kConnect);
@@ -1287,6 +1291,61 @@ class Session : public std::enable_shared_from_this<Session> {
       ended(SessionEnd::kLocal, TermPhase::kHeaders);
     }
     co_return co_await send_local(o, head, may_keep_client(head, request_whole));
+  }
+
+  // The stats page: the body (a POST's admin form) is read whole first, within a buffer.
+  asio::awaitable<bool> serve_stats(const http1::Head& head, http1::Parser& req) {
+    const FrontendSpec& fs = *fe_.spec;
+    std::string body = head_body_;
+    bool complete = head_message_complete_ || head.no_body;
+    while (!complete) {
+      if (body.size() > t_.shared.bufsize) {
+        ++fe_.counters.request_errors;
+        ended(SessionEnd::kDenied, TermPhase::kRequest);
+        co_await send_error(413);
+        co_return false;
+      }
+      if (!cbuf_.empty()) {
+        http1::Progress p = req.feed(cbuf_.data());
+        if (p.failed()) {
+          ++fe_.counters.request_errors;
+          ended(SessionEnd::kDenied, TermPhase::kRequest);
+          co_await send_error(400);
+          co_return false;
+        }
+        for (std::string_view piece : p.body) body.append(piece);
+        cbuf_.consume(p.consumed);
+        complete = p.message_complete;
+        if (p.consumed > 0 || complete) continue;
+      }
+      client_timed_out_ = false;
+      arm(Side::kClient, fs.http_request);
+      auto [ec, n] = co_await read_when_ready(client_, cbuf_.space());
+      disarm(Side::kClient);
+      if (ec) {
+        ended(client_timed_out_ ? SessionEnd::kClientTimeout : SessionEnd::kClientAbort,
+              TermPhase::kRequest);
+        if (client_timed_out_) co_await send_error(408);
+        co_return false;
+      }
+      cbuf_.commit(n);
+      count_client_read(n);
+    }
+    bool admin = false;
+    if (const ProxyRules* r = rules_of(fs.proxy_index); r != nullptr && r->stats_admin) {
+      lb::RequestContext ctx = acl_base_;
+      ctx.request = &head;
+      admin = r->stats_admin->eval(ctx);
+    }
+    ++fe_.counters.intercepted;
+    ended(SessionEnd::kLocal, TermPhase::kRequest);
+    std::string out = t_.shared.options.stats_page(StatsRequest{fs.cfg, &head, body, admin});
+    const int status = status_of(out);
+    ++fe_.counters.http_status[status_class(status)];
+    status_ = status;
+    linger_ = true;
+    co_await write_client(out);
+    co_return false;
   }
 
   static int status_of(std::string_view response) {
