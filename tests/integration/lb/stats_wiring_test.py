@@ -237,6 +237,32 @@ def run_checks(port, admin_sock, user_sock):
     seq = traffic(port, 4)
     check("traffic after the page", sorted(seq) == ["1", "1", "2", "2"], seq)
 
+    # tandem status reads the same socket.
+    tandem = os.path.join(BIN, "tandem")
+    if os.path.exists(tandem):
+        import json
+        r = subprocess.run([tandem, "status", "--json", "--lb-socket", admin_sock, "--vrrp-socket",
+                            os.path.join(WORK, "none.sock")], capture_output=True, timeout=10)
+        try:
+            lb = json.loads(r.stdout)["tandem-lb"]
+            be = [p for p in lb["proxies"] if p["name"] == "be"][0]
+            ok = (r.returncode == 1 and lb["running"] and lb["threads"] == 2 and
+                  [s["name"] for s in be["servers"]] == ["s1", "s2"] and
+                  be["backend"]["status"] == "UP" and be["servers"][0]["sessions_total"] > 0)
+        except (ValueError, KeyError, IndexError) as e:
+            ok, lb = False, str(e)
+        check("tandem status --json", ok, f"{r.returncode} {r.stdout[:300]!r}")
+        r = subprocess.run([tandem, "status", "--lb-socket", admin_sock, "--vrrp-socket",
+                            os.path.join(WORK, "none.sock")], capture_output=True, timeout=10)
+        text = r.stdout.decode()
+        check("tandem status text", "BACKEND" in text and any(
+            l.split()[:3] == ["be", "s2", "no"] for l in text.splitlines() if l.strip()), text)
+        r = subprocess.run([tandem, "status", "--lb-socket", os.path.join(WORK, "gone.sock"),
+                            "--vrrp-socket", os.path.join(WORK, "none.sock")],
+                           capture_output=True, timeout=10)
+        check("tandem status without tandem-lb", r.returncode == 2 and
+              b"stats socket" in r.stdout, r.stdout.decode())
+
     # Prometheus.
     status, headers, body = request(port, "GET", "/metrics")
     check("prometheus exporter", status == 200 and headers.get("content-type") == "text/plain; version=0.0.4"
