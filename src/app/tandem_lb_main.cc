@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   process.version = app::kVersion;
   process.node = node_name();
   process.start_time_s = static_cast<uint64_t>(::time(nullptr));
-  process.maxconn = process.hard_maxconn = config.global.maxconn.value_or(0);
+  process.maxconn = process.hard_maxconn = rt.maxconn();
   if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
     process.ulimit_n = static_cast<uint32_t>(std::min<rlim_t>(rl.rlim_cur, UINT32_MAX));
   }

@@ -805,6 +805,10 @@ std::optional<ServerSnapshot> Runtime::server_state(std::string_view backend,
   return out;
 }
 
+uint32_t Runtime::maxconn() const {
+  return impl_->shared->global_maxconn;
+}
+
 uint32_t Runtime::thread_count() const {
   return static_cast<uint32_t>(impl_->threads.size());
 }

@@ -178,6 +178,8 @@ class Runtime {
   // Sums every thread's counters; posts to each worker and waits (not from a worker).
   Snapshot snapshot();
   uint32_t thread_count() const;
+  // The global maxconn in force (the config's, or the one derived from the fd limit).
+  uint32_t maxconn() const;
 
   struct Impl;
 
