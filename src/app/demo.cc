@@ -137,12 +137,15 @@ void write_file(const fs::path& path, const std::string& text) {
   if (!out) throw demo::DemoError("cannot write " + path.string());
 }
 
+// `stats_socket`: where tandem-lb serves its runtime API (empty: none).
 std::string haproxy_cfg(const std::string& title, const std::string& bind,
-                        const std::vector<std::pair<std::string, std::string>>& servers) {
+                        const std::vector<std::pair<std::string, std::string>>& servers,
+                        const std::string& stats_socket = "") {
   std::string s = fmt::format(
       "# {}\n"
       "global\n"
       "    maxconn 4096\n"
+      "{}"
       "\n"
       "defaults\n"
       "    mode http\n"
@@ -159,7 +162,11 @@ std::string haproxy_cfg(const std::string& title, const std::string& bind,
       "backend webs\n"
       "    balance roundrobin\n"
       "    option httpchk GET /\n",
-      title, bind);
+      title,
+      stats_socket.empty()
+          ? ""
+          : fmt::format("    stats socket {} mode 600 level admin\n", stats_socket),
+      bind);
   for (const auto& [name, addr] : servers)
     s += fmt::format("    server {} {} check inter 200 fastinter 50 downinter 50 fall 2 rise 2\n",
                      name, addr);
@@ -167,11 +174,13 @@ std::string haproxy_cfg(const std::string& title, const std::string& bind,
 }
 
 std::string keepalived_conf(const std::string& node, const std::string& ip, const std::string& peer,
-                            int prio, double advert_int, const fs::path& lb_pidfile) {
+                            int prio, double advert_int, const fs::path& lb_pidfile,
+                            const fs::path& lb_socket) {
   return fmt::format(
       "# tandem demo, node {0}: VRRPv3 over unicast carrying {1}; the local tandem-lb is\n"
-      "# tracked: when it dies (seen at once through its pid) or stops accepting, this node's\n"
-      "# priority drops by 50 and the other node takes over at once.\n"
+      "# tracked: when it dies (seen at once through its pid), stops accepting, or has no web\n"
+      "# server UP (its stats socket says so), this node's priority drops by 50 and the other\n"
+      "# node takes over at once, or keeps the address.\n"
       "global_defs {{\n"
       "    router_id demo-{0}\n"
       "}}\n"
@@ -179,6 +188,8 @@ std::string keepalived_conf(const std::string& node, const std::string& ip, cons
       "track_proxy lb {{\n"
       "    pidfile {2}\n"
       "    listen 127.0.0.1:80\n"
+      "    stats_socket {9}\n"
+      "    backend webs\n"
       "    interval 0.1\n"
       "    timeout 0.1\n"
       "    weight -50\n"
@@ -203,7 +214,7 @@ std::string keepalived_conf(const std::string& node, const std::string& ip, cons
       "    }}\n"
       "}}\n",
       node, kVip, lb_pidfile.string(), prio == kPrioA ? "MASTER" : "BACKUP", prio, advert_int, ip,
-      peer, kPlen);
+      peer, kPlen, lb_socket.string());
 }
 
 // Master_Down_Interval of RFC 5798 for a backup of this priority.
@@ -549,11 +560,11 @@ void PairDemo::write_files() {
                haproxy_cfg(fmt::format("tandem demo, node {}: tandem-lb in front of five web "
                                        "servers, on every address (the VIP comes and goes)",
                                        n->name),
-                           "*:80", servers));
+                           "*:80", servers, (n->dir / "tandem-lb.sock").string()));
     Node& peer = n == &a_ ? b_ : a_;
     write_file(n->dir / "keepalived.conf",
                keepalived_conf(n->name, n->ip, peer.ip, n->prio, opt_.advert_int,
-                               n->dir / "tandem-lb.pid"));
+                               n->dir / "tandem-lb.pid", n->dir / "tandem-lb.sock"));
     check_with({prog_.lb, "-c", "-q", "-f", (n->dir / "haproxy.cfg").string()},
                (n->dir / "haproxy.cfg").string());
     check_with({prog_.vrrp, "-t", "-f", (n->dir / "keepalived.conf").string()},
@@ -692,7 +703,8 @@ int PairDemo::run() {
       "                                 |- node A {a} tandem-vrrp priority {pa} + tandem-lb\n"
       "                                 '- node B {b} tandem-vrrp priority {pb} + tandem-lb\n"
       "   tandem-lb: roundrobin over web1..web5 ({w1}..{w5}), health checks every 0.2 s\n"
-      "   tandem-vrrp: track_proxy watches the local tandem-lb (pid and listener), weight -50\n"
+      "   tandem-vrrp: track_proxy watches the local tandem-lb (pid, listener, and a web server\n"
+      "   UP in its stats socket's `show stat`), weight -50\n"
       "   Master_Down_Interval of node B: {mdi}\n"
       "   client: a new connection every {every} ms, {timeout} ms to answer\n"
       "\n"
@@ -833,6 +845,11 @@ int PairDemo::run() {
         "seen the web servers again (their checks had failed while the link was down): {}\n"
         "requests got 503 until the checks passed.\n",
         f3b.seen.failed);
+  if (f3b.seen.failed == 0)
+    fmt::print(
+        "When its link came back (3b), node A waited for its tandem-lb to see a web server UP\n"
+        "again (track_proxy reads its stats socket) before taking the address back: no request\n"
+        "failed.\n");
   if (faults_[4].seen.failed == 0) fmt::print("A backup that leaves (4) costs nothing.\n");
   if (!opt_.json_path.empty())
     write_json(opt_.json_path, "pair", faults_, opt_.advert_int, mdi_ms_);
