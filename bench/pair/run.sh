@@ -10,10 +10,10 @@
 #              vrrp_script chk_haproxy { script "/usr/bin/killall -0 hapA" interval 1 fall 2 weight -20 }
 #            VRRPv2 at advert_int 1 and VRRPv3 at 0.1;
 #   tandem   tandem-lb and tandem-vrrp, as examples/tandem ships them: the same keepalived.conf
-#            but track_proxy instead of the script (tandem-lb by its pid file, and its listener
-#            127.0.0.1:80 probed every 0.1 s, weight -50: a master whose proxy fails lowers its
-#            priority and the backup preempts at once), VRRPv2 at 1 s and VRRPv3 at 0.1 s and
-#            0.02 s.
+#            but track_proxy instead of the script (tandem-lb by its pid file, its listener
+#            127.0.0.1:80 probed every 0.1 s, and its backend "be" asked over its stats socket:
+#            a server must be UP; weight -50: a master whose proxy fails lowers its priority
+#            and the backup preempts at once), VRRPv2 at 1 s and VRRPv3 at 0.1 s and 0.02 s.
 # Why "hapA": killall (and pidof) look at every process of the machine, not only those of the
 # node's network namespace: "killall -0 haproxy" on node A would find node B's HAProxy and
 # never fail. So each node runs its own copy of /usr/sbin/haproxy named after it ($LAB_DIR/hapA,
@@ -42,9 +42,9 @@
 # Usage: bench/pair/run.sh BUILD_DIR [-m]      (root; traffic stays inside the lab)
 # Variants (not in the default list): tandemf (tandem, but track_proxy without a weight: a
 # failed proxy puts the master in FAULT and it sends a priority-0 advert; the backup then waits
-# its skew time, 0.61 s at 1 s), tandemh (tandem-vrrp as in tandem in front of Debian's HAProxy),
-# tandemb (tandemh, also watching HAProxy's backend "be" through its stats socket: a node takes
-# the address only when its HAProxy has a server UP).
+# its skew time, 0.61 s at 1 s), tandemb (tandem-vrrp as in tandem in front of Debian's
+# HAProxy, whose stats socket answers the backend question the same way), tandemh (tandemb
+# without the backend question: pid file and listener only).
 # Environment: ROUNDS=N (default 3); QUICK=1 (one round, 0.1 s and 0.02 s only, about 1 min);
 # SETUPS="classic:2:1 classic:3:0.1 tandem:2:1 tandem:3:0.1 tandem:3:0.02" (set-up:version:
 # interval); FAULTS="proxy node stop"; FAILBACK=1; SETTLE_MAX=10; REQ_INTERVAL=0.005; REQ_TIMEOUT=0.5.
@@ -127,11 +127,10 @@ for n in 1 2; do
   cp /usr/sbin/haproxy "$LAB_DIR/hap${NAME[$n]}"
   cp "$src_bin/tandem-lb" "$LAB_DIR/lb${NAME[$n]}"
   for kind in hap lb; do
-    # tandem-lb does not serve a stats socket yet: only HAProxy's file has one.
     cat >"$LAB_DIR/$kind${NAME[$n]}.cfg" <<CFG
 global
     maxconn 4000
-$([[ $kind == hap ]] && echo "    stats socket $LAB_DIR/hap${NAME[$n]}.sock mode 600 level admin")
+    stats socket $LAB_DIR/$kind${NAME[$n]}.sock mode 600 level admin
 defaults
     mode http
     option http-server-close
@@ -198,12 +197,12 @@ write_conf() {
         chk_haproxy
     }"
   else
-    # tandemb: also HAProxy's backend through its stats socket; tandemf: no weight, so a
-    # master whose proxy fails leaves (FAULT) instead of lowering its priority.
+    # The backend question over the proxy's stats socket, except in tandemh; tandemf: no
+    # weight, so a master whose proxy fails leaves (FAULT) instead of lowering its priority.
     before="track_proxy lb {
     pidfile $LAB_DIR/proxy$n.pid
     listen 127.0.0.1:80
-$(if [[ $SETUP == tandemb ]]; then printf '    stats_socket %s\n    backend be' "$LAB_DIR/$name.sock"; fi)
+$(if [[ $SETUP != tandemh ]]; then printf '    stats_socket %s\n    backend be' "$LAB_DIR/$name.sock"; fi)
     interval 0.1
     timeout 0.1
 }"
@@ -395,8 +394,8 @@ for key in "${ORDER[@]}"; do
     classic) who="HAProxy + keepalived + \`killall -0\` script" ;;
     tandem) who="tandem-lb + tandem-vrrp, track_proxy weight -50" ;;
     tandemf) who="tandem-lb + tandem-vrrp, track_proxy without weight (FAULT)" ;;
-    tandemh) who="HAProxy + tandem-vrrp, track_proxy weight -50" ;;
-    tandemb) who="HAProxy + tandem-vrrp, track_proxy weight -50 with backend check" ;;
+    tandemh) who="HAProxy + tandem-vrrp, track_proxy weight -50 without backend check" ;;
+    tandemb) who="HAProxy + tandem-vrrp, track_proxy weight -50" ;;
     *) who=$setup ;;
   esac
   rows+=("| $who | v$version, $interval s | $(fault_name "$fault") | $med | $mx | $fl | ${NOTE[$key]:-} |")
