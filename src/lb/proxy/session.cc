@@ -57,20 +57,16 @@ void set_nodelay(tcp::socket& s) {
   s.set_option(tcp::no_delay(true), ignored);
 }
 
-// Waits for readability, then reads without blocking. Where the peer has surely not
-// answered yet (a keep-alive client, a server just given a request) this saves the failed
-// speculative recv() that async_read_some would make first.
-asio::awaitable<std::tuple<std::error_code, size_t>> read_when_ready(tcp::socket& sock,
-                                                                     asio::mutable_buffer buf) {
-  for (;;) {
-    auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, kNothrow);
-    if (ec) co_return std::tuple<std::error_code, size_t>{ec, 0};
-    std::error_code rec;
-    if (!sock.non_blocking()) sock.non_blocking(true, rec);
-    size_t n = sock.read_some(buf, rec);
-    if (rec == asio::error::would_block || rec == asio::error::try_again) continue;
-    co_return std::tuple<std::error_code, size_t>{rec, n};
-  }
+// asio remembers in a socket's state whether it made the descriptor non-blocking itself, and
+// otherwise does so (one ioctl) before its first asynchronous operation. A socket made with
+// SOCK_NONBLOCK is marked here instead. The member is protected: reached through a derived
+// class's using-declaration, which yields a pointer to the base's member.
+struct SocketImplAccess : tcp::socket {
+  using tcp::socket::impl_;
+};
+void mark_non_blocking(tcp::socket& s) {
+  auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
+  impl.state_ |= asio::detail::socket_ops::internal_non_blocking;
 }
 
 size_t status_class(int status) {
@@ -115,17 +111,13 @@ class Session : public std::enable_shared_from_this<Session> {
         source_.assign(b.begin(), b.end());
       }
     }
-    auto local = client_.local_endpoint(ec);
-    if (!ec) {
-      local_port_ = local.port();
-      local_ip_ = endpoint_ip(local);
-    }
     accept_wall_ = std::chrono::system_clock::now();
     prev_end_ = accepted_;
     if (auto ip = IpAddr::parse(client_ip_)) acl_base_.src = *ip;
-    if (auto ip = IpAddr::parse(local_ip_)) acl_base_.dst = *ip;
     acl_base_.src_port = client_port_;
-    acl_base_.dst_port = local_port_;
+    // The local address costs a getsockname(2): taken now only when logs will want it (the
+    // client socket may be gone by then), else when a rule or a port-0 server asks.
+    if (fe_.logger != nullptr || t_.shared.options.on_request) learn_local();
     t_.sessions.insert(this);
     ++t_.live_tasks;
     ++fe_.counters.sessions_current;
@@ -169,6 +161,26 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class Side : uint8_t { kClient, kServer };
   enum class Connect : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kFailed };
   enum class Slot : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kAborted };
+
+  void learn_local() {
+    if (local_known_) return;
+    local_known_ = true;
+    std::error_code ec;
+    auto local = client_.local_endpoint(ec);
+    if (ec) return;
+    local_port_ = local.port();
+    local_ip_ = endpoint_ip(local);
+    if (auto ip = IpAddr::parse(local_ip_)) acl_base_.dst = *ip;
+    acl_base_.dst_port = local_port_;
+  }
+  const lb::RequestContext& acl_base() {
+    learn_local();
+    return acl_base_;
+  }
+  uint16_t local_port() {
+    learn_local();
+    return local_port_;
+  }
 
   size_t fe_index() const { return static_cast<size_t>(fe_.spec - t_.shared.frontends.data()); }
 
@@ -240,13 +252,13 @@ class Session : public std::enable_shared_from_this<Session> {
       const ProxyRules* compiled = rules_of(fs.proxy_index);
       if (rules[i].condition && !t_.shared.options.condition && compiled != nullptr &&
           compiled->use_backends.size() == rules.size()) {
-        lb::RequestContext ctx = acl_base_;
+        lb::RequestContext ctx = acl_base();
         ctx.request = head;
         taken =
             !compiled->use_backends[i].condition || compiled->use_backends[i].condition->eval(ctx);
       } else if (rules[i].condition) {
         if (t_.shared.options.condition) {
-          RequestContext ctx{fs.cfg, head, client_ip_, client_port_, local_port_};
+          RequestContext ctx{fs.cfg, head, client_ip_, client_port_, local_port()};
           taken = t_.shared.options.condition(*rules[i].condition, ctx);
         } else {
           taken = false;
@@ -277,11 +289,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Picks and connects with retries; redispatch moves the last retry to another server.
   // A parked connection to server `i` the server has not closed meanwhile, if any.
-  bool take_idle(size_t i) {
+  // `retryable`: the whole request is in hand, so a connection found closed when used gets
+  // the request again on a new one. Then a connection parked for less than kTrustIdle is
+  // taken without the MSG_PEEK probe (as haproxy, which relies on its poller's events for
+  // idle connections): a server seldom closes one that fast, and the retry covers it.
+  bool take_idle(size_t i, bool retryable) {
+    static constexpr Duration kTrustIdle = std::chrono::seconds(1);
     auto& idle = be_->servers[i].idle;
     while (!idle.empty()) {
       tcp::socket sock = std::move(idle.back().socket);
+      const TimePoint since = idle.back().since;
       idle.pop_back();
+      if (retryable && clock_.now() - since < kTrustIdle) {
+        server_ = std::move(sock);
+        return true;
+      }
       char byte;
       // Readable while idle means EOF or junk: either way not reusable.
       ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -413,7 +435,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Picks, takes a slot (or queues) and connects, with retries; redispatch moves the last
   // retry to another server.
-  asio::awaitable<Connect> connect_server(const http1::Head* head, bool allow_reuse = false) {
+  // `retryable`: the whole request is in hand (see take_idle).
+  asio::awaitable<Connect> connect_server(const http1::Head* head, bool allow_reuse = false,
+                                          bool retryable = false) {
     const BackendSpec& bs = *be_->spec;
     const uint32_t attempts = bs.cfg->retries + 1;
     std::optional<size_t> exclude;
@@ -460,19 +484,15 @@ class Session : public std::enable_shared_from_this<Session> {
       const size_t ci = static_cast<size_t>(chosen);
       const ServerSpec& ss = bs.servers[ci];
       tcp::endpoint ep = ss.endpoint;
-      if (ep.port() == 0) ep.port(local_port_);
+      if (ep.port() == 0) ep.port(local_port());
       std::error_code ec;
-      reused_ = attempt == 0 && allow_reuse && take_idle(ci);
+      reused_ = attempt == 0 && allow_reuse && take_idle(ci, retryable);
       if (reused_) {
         ++be_->servers[ci].reused;
       } else {
-        server_.open(ep.protocol(), ec);
-      }
-      if (!ec && !reused_) {
-        set_nodelay(server_);
         server_timed_out_ = false;
         arm(Side::kServer, bs.connect);
-        std::tie(ec) = co_await server_.async_connect(ep, kNothrow);
+        ec = co_await connect_to(ep);
         disarm(Side::kServer);
         if (!ec && !server_.is_open()) ec = asio::error::operation_aborted;
       }
@@ -518,6 +538,40 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     co_return Connect::kFailed;
+  }
+
+  // A new connection in server_: a non-blocking socket and connect(2), a wait for
+  // writability while it is in progress, then SO_ERROR. asio's async_connect costs an
+  // ioctl(FIONBIO) and a poll(2) more for the same.
+  asio::awaitable<std::error_code> connect_to(const tcp::endpoint& ep) {
+    std::error_code ec;
+    int fd =
+        ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) co_return std::error_code(errno, asio::error::get_system_category());
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int r = ::connect(fd, ep.data(), static_cast<socklen_t>(ep.size()));
+    const int connect_errno = r == 0 ? 0 : errno;
+    server_.assign(ep.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      co_return ec;
+    }
+    mark_non_blocking(server_);
+    if (r == 0) co_return ec;
+    if (connect_errno != EINPROGRESS) {
+      co_return std::error_code(connect_errno, asio::error::get_system_category());
+    }
+    std::tie(ec) = co_await server_.async_wait(tcp::socket::wait_write, kNothrow);
+    if (ec) co_return ec;
+    if (!server_.is_open()) co_return asio::error::operation_aborted;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(server_.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = errno;
+    }
+    if (err != 0) ec = std::error_code(err, asio::error::get_system_category());
+    co_return ec;
   }
 
   asio::awaitable<void> wait_for(Duration d) {
@@ -762,7 +816,7 @@ class Session : public std::enable_shared_from_this<Session> {
           (!any && !first) ? first_of(fs.http_keep_alive, fs.http_request) : fs.http_request;
       client_timed_out_ = false;
       arm(Side::kClient, d);
-      auto [ec, n] = co_await read_when_ready(client_, cbuf_.space());
+      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
       disarm(Side::kClient);
       if (ec) {
         idle_ = false;
@@ -898,7 +952,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // haproxy's order: the frontend's http-request rules, the backend choice (which sees
     // their rewrites), then the backend's own http-request rules.
     if (const ProxyRules* r = rules_of(fs.proxy_index); r != nullptr && !r->http_request.empty()) {
-      lb::RequestContext ctx = acl_base_;
+      lb::RequestContext ctx = acl_base();
       Outcome o = r->http_request.run(head, ctx);
       if (o.kind != Outcome::Kind::kContinue)
         co_return co_await answer_request_locally(o, head, request_whole);
@@ -918,7 +972,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (be_->spec->proxy_index != fs.proxy_index) {
       const ProxyRules* r = rules_of(be_->spec->proxy_index);
       if (r != nullptr && !r->http_request.empty()) {
-        lb::RequestContext ctx = acl_base_;
+        lb::RequestContext ctx = acl_base();
         Outcome o = r->http_request.run(head, ctx);
         if (o.kind != Outcome::Kind::kContinue)
           co_return co_await answer_request_locally(o, head, request_whole);
@@ -934,7 +988,8 @@ class Session : public std::enable_shared_from_this<Session> {
                           fs.cfg->http_conn_mode == HttpConnMode::kKeepAlive;
     const bool may_take_idle = reuse_ok && (reuse_mode != HttpReuse::kSafe || requests_ > 0);
     ++requests_;
-    Connect c = co_await connect_server(&head, may_take_idle);
+    Connect c =
+        co_await connect_server(&head, may_take_idle, head_message_complete_ || head.no_body);
     if (c != Connect::kOk) {
       if (client_.is_open()) co_await send_error(503);
       co_return false;
@@ -1000,7 +1055,7 @@ class Session : public std::enable_shared_from_this<Session> {
       while (!done && !stale) {
         if (sbuf_.empty()) {
           arm(Side::kServer, bs.server);
-          auto [ec, n] = co_await read_when_ready(server_, sbuf_.space());
+          auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
           disarm(Side::kServer);
           if (ec && !any_response && reused_ && req_done_now && round == 0 && !server_timed_out_) {
             stale = true;
@@ -1250,7 +1305,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The backend's http-response rules, then the frontend's (once for a listen section).
   Outcome run_response_rules(const http1::Head& request, http1::Head& response) {
-    lb::RequestContext ctx = acl_base_;
+    lb::RequestContext ctx = acl_base();
     ctx.request = &request;
     if (be_->spec->proxy_index != fe_.spec->proxy_index) {
       const ProxyRules* r = rules_of(be_->spec->proxy_index);
@@ -1320,7 +1375,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       client_timed_out_ = false;
       arm(Side::kClient, fs.http_request);
-      auto [ec, n] = co_await read_when_ready(client_, cbuf_.space());
+      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
       disarm(Side::kClient);
       if (ec) {
         ended(client_timed_out_ ? SessionEnd::kClientTimeout : SessionEnd::kClientAbort,
@@ -1333,7 +1388,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     bool admin = false;
     if (const ProxyRules* r = rules_of(fs.proxy_index); r != nullptr && r->stats_admin) {
-      lb::RequestContext ctx = acl_base_;
+      lb::RequestContext ctx = acl_base();
       ctx.request = &head;
       admin = r->stats_admin->eval(ctx);
     }
@@ -1361,7 +1416,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (o.kind == Outcome::Kind::kService) {
       std::optional<std::string> answer;
       if (t_.shared.options.service) {
-        RequestContext ctx{fe_.spec->cfg, &head, client_ip_, client_port_, local_port_};
+        RequestContext ctx{fe_.spec->cfg, &head, client_ip_, client_port_, local_port()};
         answer = t_.shared.options.service(o.service, ctx);
       }
       if (!answer) {
@@ -1417,6 +1472,7 @@ class Session : public std::enable_shared_from_this<Session> {
     logfmt::SessionLog s;
     s.client_ip = client_ip_;
     s.client_port = client_port_;
+    learn_local();
     s.frontend_ip = local_ip_;
     s.frontend_port = local_port_;
     s.frontend = fe_.spec->cfg->name;
@@ -1440,6 +1496,7 @@ class Session : public std::enable_shared_from_this<Session> {
     logfmt::SessionLog s;
     s.client_ip = client_ip_;
     s.client_port = client_port_;
+    learn_local();
     s.frontend_ip = local_ip_;
     s.frontend_port = local_port_;
     s.frontend = fs.cfg->name;
@@ -1534,6 +1591,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // For the queue, the rules and the logs.
   std::string local_ip_;
+  bool local_known_ = false;  // local_ip_, local_port_ and acl_base_.dst taken
   std::chrono::system_clock::time_point accept_wall_;
   TimePoint prev_end_{};  // accept, or the end of the previous request
   lb::RequestContext acl_base_;
