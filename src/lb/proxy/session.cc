@@ -68,6 +68,13 @@ void mark_non_blocking(tcp::socket& s) {
   auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
   impl.state_ |= asio::detail::socket_ops::internal_non_blocking;
 }
+// asio takes an accepted or assigned descriptor for a possible dup() of another one and then
+// removes it from epoll by hand (an epoll_ctl) before closing it. Ours are never duplicated:
+// close(2) alone takes them out of the epoll set.
+void mark_not_dup(tcp::socket& s) {
+  auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
+  impl.state_ &= static_cast<unsigned char>(~asio::detail::socket_ops::possible_dup);
+}
 
 size_t status_class(int status) {
   return status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
@@ -558,6 +565,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return ec;
     }
     mark_non_blocking(server_);
+    mark_not_dup(server_);
     if (r == 0) co_return ec;
     if (connect_errno != EINPROGRESS) {
       co_return std::error_code(connect_errno, asio::error::get_system_category());
@@ -1641,6 +1649,7 @@ void release_slot(ThreadRt& t, size_t bi, size_t si) {
 
 void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client) {
   set_nodelay(client);
+  mark_not_dup(client);
   auto s = std::make_shared<Session>(t, fe, std::move(client));
   asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
 }
