@@ -916,6 +916,18 @@ void Parser::upgrade_refused() {
   }
 }
 
+void Parser::release_memory() {
+  Impl& m = *impl_;
+  if (m.state != State::kIdle) return;
+  m.head = Head{};
+  m.trailers = Headers{};
+  m.pieces = std::vector<std::string_view>{};
+  m.version_text = std::string{};
+  m.status_line = std::string{};
+  m.name = std::string{};
+  m.value = std::string{};
+}
+
 const Head& Parser::head() const {
   return impl_->head;
 }

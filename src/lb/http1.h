@@ -147,6 +147,10 @@ class Parser {
   // Request mode: the server did not switch protocols; parse the next request as HTTP.
   void upgrade_refused();
 
+  // Between messages: frees what the parser keeps of the last one (its head, trailers and
+  // scratch strings), for a connection that goes idle. Elsewhere it does nothing.
+  void release_memory();
+
   const Head& head() const;
   const Headers& trailers() const;
   State state() const;

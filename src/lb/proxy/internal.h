@@ -132,11 +132,50 @@ struct FrontendRt {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per bind
 };
 
+// The I/O buffers (tune.bufsize bytes) of one thread's sessions. A session takes one when
+// bytes are to be read and gives it back when it has nothing buffered and waits (a server
+// side after each response, an idle client), so idle connections hold none. A few free ones
+// are kept for the next taker; the rest go back to the allocator.
+class BufferPool {
+ public:
+  BufferPool() = default;
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  ~BufferPool() {
+    for (char* p : free_) delete[] p;
+  }
+  char* get(size_t size) {
+    if (size != size_) {  // first use (every buffer of a runtime has the same size)
+      for (char* p : free_) delete[] p;
+      free_.clear();
+      size_ = size;
+    }
+    if (free_.empty()) return new char[size];
+    char* p = free_.back();
+    free_.pop_back();
+    return p;
+  }
+  void put(char* p) {
+    if (free_.size() < kKeep) {
+      free_.push_back(p);
+    } else {
+      delete[] p;
+    }
+  }
+
+ private:
+  static constexpr size_t kKeep = 64;
+  std::vector<char*> free_;
+  size_t size_ = 0;
+};
+
 // One worker's world. The worker is declared first so that it is destroyed last: every asio
-// object below must go before its io_context.
+// object below must go before its io_context. The buffer pool comes before it, so that it
+// outlives sessions that the io_context's destruction ends.
 struct ThreadRt {
   ThreadRt(Shared& s, size_t index);
 
+  BufferPool buffers;
   core::Worker worker;
   Shared& shared;
   size_t index;
@@ -152,6 +191,10 @@ struct ThreadRt {
   std::function<void()> on_finished;  // set by the Runtime: counts threads that ended
   core::RateLimiter accept_errors{std::chrono::seconds(5), 3};
   core::RateLimiter conn_errors{std::chrono::seconds(5), 10};
+  // Sessions waiting for a client's bytes with a buffer in hand, and the timer that makes
+  // those idle for a while give their buffers back (session.cc).
+  size_t idle_with_buffers = 0;
+  core::TimerPtr idle_sweep;
 
   void task_ended();     // a session or acceptor loop ended
   void session_ended();  // frees a connection slot: wakes a paused acceptor

@@ -19,11 +19,19 @@ using logfmt::SessionEnd;
 using logfmt::TermPhase;
 constexpr TimePoint kNever = TimePoint::max();
 
-// A fixed buffer holding unconsumed bytes in [begin, end).
+// A fixed buffer holding unconsumed bytes in [begin, end). Its storage comes from the
+// thread's pool when bytes are to be read into it, and goes back by release() when empty.
 class Buffer {
  public:
-  explicit Buffer(size_t capacity) : data_(new char[capacity]), cap_(capacity) {}
-  std::string_view data() const { return {data_.get() + begin_, end_ - begin_}; }
+  Buffer(BufferPool& pool, size_t capacity) : pool_(pool), cap_(capacity) {}
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() {
+    if (data_ != nullptr) pool_.put(data_);
+  }
+  std::string_view data() const {
+    return data_ == nullptr ? std::string_view{} : std::string_view{data_ + begin_, end_ - begin_};
+  }
   bool empty() const { return begin_ == end_; }
   void consume(size_t n) {
     begin_ += n;
@@ -31,18 +39,27 @@ class Buffer {
   }
   // Room to read into, after moving the unconsumed bytes to the front when needed.
   asio::mutable_buffer space() {
+    if (data_ == nullptr) data_ = pool_.get(cap_);
     if (end_ == cap_ && begin_ > 0) {
-      std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+      std::memmove(data_, data_ + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
     }
-    return asio::buffer(data_.get() + end_, cap_ - end_);
+    return asio::buffer(data_ + end_, cap_ - end_);
   }
   void commit(size_t n) { end_ += n; }
   void clear() { begin_ = end_ = 0; }
+  // Gives the storage back when nothing is buffered.
+  void release() {
+    if (data_ == nullptr || !empty()) return;
+    pool_.put(data_);
+    data_ = nullptr;
+  }
+  bool holds() const { return data_ != nullptr; }
 
  private:
-  std::unique_ptr<char[]> data_;
+  BufferPool& pool_;
+  char* data_ = nullptr;
   size_t cap_;
   size_t begin_ = 0;
   size_t end_ = 0;
@@ -98,8 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
         clock_(t.worker.clock()),
         client_(std::move(client)),
         server_(t.worker.io()),
-        cbuf_(t.shared.bufsize),
-        sbuf_(t.shared.bufsize),
+        cbuf_(t.buffers, t.shared.bufsize),
+        sbuf_(t.buffers, t.shared.bufsize),
         join_(t.worker.io(), asio::steady_timer::time_point::max()),
         watchdog_(clock_.make_timer()),
         queue_timer_(t.worker.io()) {
@@ -132,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    set_idle_wait(false);
     leave_queue();
     release_server();
     --fe_.counters.sessions_current;
@@ -824,7 +842,7 @@ class Session : public std::enable_shared_from_this<Session> {
           (!any && !first) ? first_of(fs.http_keep_alive, fs.http_request) : fs.http_request;
       client_timed_out_ = false;
       arm(Side::kClient, d);
-      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
+      auto [ec, n] = co_await read_client_waiting(req, !any);
       disarm(Side::kClient);
       if (ec) {
         idle_ = false;
@@ -837,6 +855,73 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // ---- idle connections without buffers ----
+
+  // A read from the client while nothing of a request is buffered (`empty`). If it stays idle
+  // past kBufferlessAfter, the thread's sweep cancels the read: the buffers go back to the
+  // pool, the parser drops what it kept of the last request, and a one-byte MSG_PEEK (no
+  // buffer) waits for the next bytes. Only a connection idle that long pays the extra calls.
+  asio::awaitable<std::tuple<std::error_code, size_t>> read_client_waiting(http1::Parser& req,
+                                                                           bool empty) {
+    for (;;) {
+      if (bufferless_) {
+        auto [ec, n] = co_await client_.async_receive(asio::buffer(&peek_byte_, 1),
+                                                      tcp::socket::message_peek, kNothrow);
+        if (ec) co_return std::tuple<std::error_code, size_t>{ec, 0};
+        bufferless_ = false;  // bytes are there: read them into a buffer
+      }
+      set_idle_wait(empty);
+      auto [ec, n] = co_await client_.async_read_some(cbuf_.space(), kNothrow);
+      set_idle_wait(false);
+      const bool shed = shed_requested_;
+      shed_requested_ = false;
+      if (shed && ec == asio::error::operation_aborted && !client_timed_out_ && client_.is_open() &&
+          cbuf_.empty()) {
+        cbuf_.release();
+        sbuf_.release();
+        req.release_memory();
+        bufferless_ = true;
+        continue;
+      }
+      co_return std::tuple<std::error_code, size_t>{ec, n};
+    }
+  }
+
+  void set_idle_wait(bool on) {
+    if (on == idle_wait_) return;
+    idle_wait_ = on;
+    if (on) {
+      idle_since_ = clock_.now();
+      ++t_.idle_with_buffers;
+      schedule_sweep(t_);
+    } else {
+      --t_.idle_with_buffers;
+    }
+  }
+
+ public:
+  static constexpr Duration kBufferlessAfter = std::chrono::milliseconds(100);
+
+  // From the thread's sweep: an idle wait long enough gives its buffers back.
+  void sweep(TimePoint now) {
+    if (!idle_wait_ || shed_requested_ || now - idle_since_ < kBufferlessAfter) return;
+    shed_requested_ = true;
+    std::error_code ignored;
+    client_.cancel(ignored);
+  }
+
+  static void schedule_sweep(ThreadRt& t) {
+    if (!t.idle_sweep) t.idle_sweep = t.worker.clock().make_timer();
+    if (t.idle_sweep->armed()) return;
+    ThreadRt* tp = &t;
+    t.idle_sweep->arm_at(t.worker.clock().now() + kBufferlessAfter, [tp] {
+      const TimePoint now = tp->worker.clock().now();
+      for (Session* s : tp->sessions) s->sweep(now);
+      if (tp->idle_with_buffers > 0) schedule_sweep(*tp);
+    });
+  }
+
+ private:
   // The proxy's own answer for `status`: the backend's errorfile, else the frontend's, else
   // the built-in page (as haproxy looks them up).
   std::string_view error_page(int status) const {
@@ -1225,6 +1310,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        sbuf_.empty() && !server_timed_out_;
     release_server(clean);
     sbuf_.clear();  // whatever the server sent after its response dies with the connection
+    sbuf_.release();
     const bool keep_client = keep && done;
     co_return keep_client;
   }
@@ -1575,6 +1661,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool client_eof_ = false;
   bool server_eof_ = false;
   bool idle_ = false;
+  bool idle_wait_ = false;       // in read_client_waiting with nothing buffered
+  bool shed_requested_ = false;  // the sweep cancelled that read
+  bool bufferless_ = false;      // buffers given back: waiting with a MSG_PEEK
+  char peek_byte_ = 0;
+  TimePoint idle_since_{};
   bool req_body_done_ = false;
   bool req_body_failed_ = false;
   bool head_message_complete_ = false;
