@@ -193,7 +193,8 @@ struct ThreadRt {
   core::RateLimiter conn_errors{std::chrono::seconds(5), 10};
   // Sessions waiting for a client's bytes with a buffer in hand, and the timer that makes
   // those idle for a while give their buffers back (session.cc).
-  size_t idle_with_buffers = 0;
+  Session* idle_head = nullptr;  // oldest first
+  Session* idle_tail = nullptr;
   core::TimerPtr idle_sweep;
 
   void task_ended();     // a session or acceptor loop ended

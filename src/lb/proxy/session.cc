@@ -161,14 +161,40 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static asio::awaitable<void> run(std::shared_ptr<Session> self) {
-    self->log_connect();
+    if (!self->http_started_) self->log_connect();
     if (self->fe_.spec->cfg->mode == Mode::kHttp) {
       co_await self->run_http(self);
+      if (self->parked_) {
+        park(std::move(self));
+        co_return;
+      }
       if (self->linger_) co_await self->linger();
     } else {
       co_await self->run_tcp(self);
     }
     self->close_both();
+  }
+
+  // An idle HTTP connection between requests, its buffers given back (read_client_waiting):
+  // its coroutines end too, and a plain completion handler holding the session waits for
+  // the client's next bytes with a one-byte MSG_PEEK. Bytes start the session's coroutine
+  // again; an error (close, reset, the keep-alive timeout's cancel) ends the session.
+  static void park(std::shared_ptr<Session> self) {
+    tcp::socket& client = self->client_;
+    auto peek = asio::buffer(&self->peek_byte_, 1);
+    client.async_receive(peek, tcp::socket::message_peek,
+                         [self = std::move(self)](std::error_code ec, size_t) mutable {
+                           Session& s = *self;
+                           s.parked_ = false;
+                           if (ec) {
+                             s.disarm(Side::kClient);
+                             s.idle_ = false;
+                             s.close_both();
+                             return;
+                           }
+                           asio::io_context& io = s.t_.worker.io();
+                           asio::co_spawn(io, run(std::move(self)), asio::detached);
+                         });
   }
 
   void soft_stop() {
@@ -808,7 +834,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- HTTP mode ----
 
-  enum class HeadWait : uint8_t { kOk, kClosed, kTimeout, kRejected, kError };
+  enum class HeadWait : uint8_t { kOk, kClosed, kTimeout, kRejected, kError, kParked };
 
   // Reads until the parser has a request head. Leftover body bytes stay in cbuf_.
   asio::awaitable<HeadWait> read_request_head(http1::Parser& req, bool first) {
@@ -843,6 +869,7 @@ class Session : public std::enable_shared_from_this<Session> {
       client_timed_out_ = false;
       arm(Side::kClient, d);
       auto [ec, n] = co_await read_client_waiting(req, !any);
+      if (parked_) co_return HeadWait::kParked;  // the deadline stays armed
       disarm(Side::kClient);
       if (ec) {
         idle_ = false;
@@ -879,6 +906,10 @@ class Session : public std::enable_shared_from_this<Session> {
           cbuf_.empty()) {
         cbuf_.release();
         sbuf_.release();
+        if (req.state() == http1::Parser::State::kIdle) {
+          parked_ = true;  // see park(): the parser goes with the coroutines
+          co_return std::tuple<std::error_code, size_t>{ec, 0};
+        }
         req.release_memory();
         bufferless_ = true;
         continue;
@@ -887,28 +918,32 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // The thread's idle-with-buffers list is in idle_since_ order (appended at the tail), so
+  // the sweep only looks at the sessions it sheds.
   void set_idle_wait(bool on) {
     if (on == idle_wait_) return;
     idle_wait_ = on;
     if (on) {
       idle_since_ = clock_.now();
-      ++t_.idle_with_buffers;
+      idle_prev_ = t_.idle_tail;
+      idle_next_ = nullptr;
+      (idle_prev_ != nullptr ? idle_prev_->idle_next_ : t_.idle_head) = this;
+      t_.idle_tail = this;
       schedule_sweep(t_);
     } else {
-      --t_.idle_with_buffers;
+      (idle_prev_ != nullptr ? idle_prev_->idle_next_ : t_.idle_head) = idle_next_;
+      if (idle_next_ != nullptr) {
+        idle_next_->idle_prev_ = idle_prev_;
+      } else {
+        t_.idle_tail = idle_prev_;
+      }
+      idle_prev_ = idle_next_ = nullptr;
     }
   }
 
  public:
-  static constexpr Duration kBufferlessAfter = std::chrono::milliseconds(100);
-
-  // From the thread's sweep: an idle wait long enough gives its buffers back.
-  void sweep(TimePoint now) {
-    if (!idle_wait_ || shed_requested_ || now - idle_since_ < kBufferlessAfter) return;
-    shed_requested_ = true;
-    std::error_code ignored;
-    client_.cancel(ignored);
-  }
+  // Idle this long (up to twice, with the sweep's period) before the buffers go back.
+  static constexpr Duration kBufferlessAfter = std::chrono::milliseconds(20);
 
   static void schedule_sweep(ThreadRt& t) {
     if (!t.idle_sweep) t.idle_sweep = t.worker.clock().make_timer();
@@ -916,8 +951,15 @@ class Session : public std::enable_shared_from_this<Session> {
     ThreadRt* tp = &t;
     t.idle_sweep->arm_at(t.worker.clock().now() + kBufferlessAfter, [tp] {
       const TimePoint now = tp->worker.clock().now();
-      for (Session* s : tp->sessions) s->sweep(now);
-      if (tp->idle_with_buffers > 0) schedule_sweep(*tp);
+      while (tp->idle_head != nullptr) {
+        Session* s = tp->idle_head;
+        if (now - s->idle_since_ < kBufferlessAfter) break;
+        s->set_idle_wait(false);
+        s->shed_requested_ = true;  // read_client_waiting gives the buffers back
+        std::error_code ignored;
+        s->client_.cancel(ignored);
+      }
+      if (tp->idle_head != nullptr) schedule_sweep(*tp);
     });
   }
 
@@ -994,10 +1036,11 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> run_http(std::shared_ptr<Session> self) {
     const FrontendSpec& fs = *fe_.spec;
     http1::Parser req(http1::Mode::kRequest, fs.limits, &fe_.counters.rejects);
-    bool first = true;
     for (;;) {
+      const bool first = !http_started_;
       HeadWait w = co_await read_request_head(req, first);
-      first = false;
+      if (w == HeadWait::kParked) co_return;
+      http_started_ = true;
       if (w == HeadWait::kClosed) co_return;
       request_line_.reset();
       if (w == HeadWait::kError) {
@@ -1664,8 +1707,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_wait_ = false;       // in read_client_waiting with nothing buffered
   bool shed_requested_ = false;  // the sweep cancelled that read
   bool bufferless_ = false;      // buffers given back: waiting with a MSG_PEEK
+  bool parked_ = false;          // no coroutine: park()'s handler waits for bytes
+  bool http_started_ = false;    // a first request head has been read (or refused)
   char peek_byte_ = 0;
   TimePoint idle_since_{};
+  Session* idle_prev_ = nullptr;  // the thread's idle-with-buffers list
+  Session* idle_next_ = nullptr;
   bool req_body_done_ = false;
   bool req_body_failed_ = false;
   bool head_message_complete_ = false;
