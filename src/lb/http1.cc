@@ -268,7 +268,22 @@ struct Parser::Impl {
 
   void begin_message() {
     llhttp_reset(&p);
-    head = Head{};
+    // Cleared field by field: the strings and the header vector keep their storage.
+    head.method.clear();
+    head.target.clear();
+    head.status = 0;
+    head.reason.clear();
+    head.version = Version::k11;
+    head.headers.clear();
+    head.content_length.reset();
+    head.chunked = false;
+    head.body_until_eof = false;
+    head.no_body = false;
+    head.keep_alive = true;
+    head.upgrade = false;
+    head.websocket = false;
+    head.expect_100_continue = false;
+    head.host.clear();
     trailers.clear();
     lx = mode == Mode::kRequest ? Lx::kStart : Lx::kStatus;
     in_trailers = false;
@@ -916,6 +931,16 @@ void Parser::upgrade_refused() {
   }
 }
 
+void Parser::reset(RejectCounters* counters) {
+  Impl& m = *impl_;
+  m.counters = counters;
+  m.state = State::kIdle;
+  m.error = RejectReason::kNone;
+  m.request_was_head = false;
+  m.request_was_connect = false;
+  m.pieces.clear();
+}
+
 void Parser::release_memory() {
   Impl& m = *impl_;
   if (m.state != State::kIdle) return;
@@ -1059,6 +1084,11 @@ bool apply_forwardfor(Headers& headers, const ForwardFor& option, std::string_vi
 }
 
 namespace {
+size_t headers_size(const Headers& headers) {
+  size_t n = 2;
+  for (const Header& h : headers) n += h.name.size() + h.value.size() + 4;
+  return n;
+}
 void append_headers(const Headers& headers, std::string& out) {
   for (const Header& h : headers) {
     out.append(h.name);
@@ -1074,6 +1104,8 @@ std::string_view version_text(Version v) {
 }  // namespace
 
 void serialize_request_head(const Head& head, std::string& out) {
+  out.reserve(out.size() + head.method.size() + head.target.size() + 12 +
+              headers_size(head.headers));
   out.append(head.method);
   out.push_back(' ');
   out.append(head.target);
@@ -1084,6 +1116,7 @@ void serialize_request_head(const Head& head, std::string& out) {
 }
 
 void serialize_response_head(const Head& head, std::string& out) {
+  out.reserve(out.size() + head.reason.size() + 15 + headers_size(head.headers));
   out.append(version_text(head.version));
   char code[8];
   int n = std::snprintf(code, sizeof code, " %03d ", head.status % 1000);

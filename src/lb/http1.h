@@ -147,6 +147,10 @@ class Parser {
   // Request mode: the server did not switch protocols; parse the next request as HTTP.
   void upgrade_refused();
 
+  // Back to the state of a new connection (counting rejects in `counters` from now on),
+  // keeping the storage it has grown: for a parser reused on another connection.
+  void reset(RejectCounters* counters);
+
   // Between messages: frees what the parser keeps of the last one (its head, trailers and
   // scratch strings), for a connection that goes idle. Elsewhere it does nothing.
   void release_memory();

@@ -906,6 +906,9 @@ class Session : public std::enable_shared_from_this<Session> {
           cbuf_.empty()) {
         cbuf_.release();
         sbuf_.release();
+        resp_.reset();
+        std::string().swap(head_out_);
+        std::string().swap(scratch_);
         if (req.state() == http1::Parser::State::kIdle) {
           parked_ = true;  // see park(): the parser goes with the coroutines
           co_return std::tuple<std::error_code, size_t>{ec, 0};
@@ -1145,8 +1148,8 @@ class Session : public std::enable_shared_from_this<Session> {
       http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip_);
     }
     if (!upgrade && !reuse_ok) http1::add_header(head.headers, "Connection", "close");
-    std::string out;
-    out.reserve(512);
+    std::string& out = head_out_;
+    out.clear();
     http1::serialize_request_head(head, out);
     const bool chunked = head.chunked;
     if (chunked) {
@@ -1181,7 +1184,13 @@ class Session : public std::enable_shared_from_this<Session> {
       }
 
       // The response.
-      http1::Parser resp(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
+      // One response parser per session, reset for each response: its storage stays.
+      if (!resp_) {
+        resp_.emplace(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
+      } else {
+        resp_->reset(&be_->counters.rejects);
+      }
+      http1::Parser& resp = *resp_;
       resp.expect_response_to(head.method);
       bool head_sent = false;
       bool resp_chunked = false;
@@ -1240,7 +1249,8 @@ class Session : public std::enable_shared_from_this<Session> {
           keep = false;
           break;
         }
-        std::string chunk_out;
+        std::string& chunk_out = scratch_;
+        chunk_out.clear();
         if (p.head_complete) {
           http1::Head rh = resp.head();
           if (rh.interim()) {
@@ -1717,6 +1727,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool req_body_failed_ = false;
   bool head_message_complete_ = false;
   std::string head_body_;
+  std::optional<http1::Parser> resp_;  // the response parser, reused from one to the next
+  std::string head_out_;               // the request head to the server, reused
+  std::string scratch_;                // response head and re-framed body pieces, reused
 
   BackendRt* be_ = nullptr;
   const ServerSpec* srv_ = nullptr;
