@@ -62,9 +62,17 @@ using R = RejectReason;
 
 constexpr size_t kMaxChunkLine = 4096;  // a chunk-size line with extensions
 
+// RFC 9110 tchar, as a table: the lexer asks for every byte of methods and header names.
+constexpr std::array<bool, 256> kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 bool is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+  return kTchar[c];
 }
 
 int hex_value(unsigned char c) {
@@ -474,9 +482,73 @@ struct Parser::Impl {
     bool done = false;
   };
 
+  // How many bytes from d[i] on lex_byte() would only append to the token being read (the
+  // method, the target, a header name or value, the status line), within the size limits:
+  // those are taken in one piece. The byte after them goes through lex_byte() as before.
+  size_t plain_run(std::string_view d, size_t i) const {
+    size_t end = d.size();
+    const size_t head_room =
+        limits.max_head_size > lex_bytes ? limits.max_head_size - lex_bytes : 0;
+    end = std::min(end, i + head_room);
+    if ((lx == Lx::kMethod || lx == Lx::kTarget) && limits.max_request_line != 0) {
+      const size_t line_room =
+          limits.max_request_line > start_line_len ? limits.max_request_line - start_line_len : 0;
+      end = std::min(end, i + line_room);
+    }
+    const auto* b = reinterpret_cast<const unsigned char*>(d.data());
+    size_t j = i;
+    switch (lx) {
+      case Lx::kMethod:
+      case Lx::kName:
+        while (j < end && kTchar[b[j]]) ++j;
+        break;
+      case Lx::kTarget:
+        while (j < end && b[j] > 0x20 && b[j] < 0x7f && b[j] != '#') ++j;
+        break;
+      case Lx::kValue:
+        if (value.empty()) return 0;  // leading whitespace is skipped byte by byte
+        [[fallthrough]];
+      case Lx::kStatus:
+        while (j < end && (b[j] >= 0x20 || b[j] == '\t') && b[j] != 0x7f) ++j;
+        break;
+      default:
+        break;
+    }
+    return j - i;
+  }
+
+  void take_run(std::string_view run) {
+    lex_bytes += run.size();
+    switch (lx) {
+      case Lx::kMethod:
+        head.method.append(run);
+        start_line_len += run.size();
+        break;
+      case Lx::kTarget:
+        head.target.append(run);
+        start_line_len += run.size();
+        break;
+      case Lx::kName:
+        name.append(run);
+        break;
+      case Lx::kValue:
+        value.append(run);
+        break;
+      case Lx::kStatus:
+        status_line.append(run);
+        break;
+      default:
+        break;
+    }
+  }
+
   LexResult lex(std::string_view d) {
     LexResult r;
     for (; r.used < d.size(); ++r.used) {
+      if (size_t run = plain_run(d, r.used); run > 1) {
+        take_run(d.substr(r.used, run - 1));  // the last one goes the usual way, below
+        r.used += run - 1;
+      }
       if (++lex_bytes > limits.max_head_size) {
         r.error = R::kHeadTooLarge;
         return r;
