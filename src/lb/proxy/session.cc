@@ -906,9 +906,7 @@ class Session : public std::enable_shared_from_this<Session> {
           cbuf_.empty()) {
         cbuf_.release();
         sbuf_.release();
-        resp_.reset();
-        std::string().swap(head_out_);
-        std::string().swap(scratch_);
+        work_.reset();
         if (req.state() == http1::Parser::State::kIdle) {
           parked_ = true;  // see park(): the parser goes with the coroutines
           co_return std::tuple<std::error_code, size_t>{ec, 0};
@@ -1086,7 +1084,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> serve_request(std::shared_ptr<Session> self, http1::Parser& req) {
     const FrontendSpec& fs = *fe_.spec;
     t_response_ = Duration::zero();
-    http1::Head head = req.head();
+    // Copy-assigned into the session's work area: the strings and vectors there keep their
+    // storage from one request to the next.
+    http1::Head& head = work().request_head;
+    head = req.head();
     const bool request_whole = head_message_complete_ || head.no_body;
     // haproxy's order: the frontend's http-request rules, the backend choice (which sees
     // their rewrites), then the backend's own http-request rules.
@@ -1148,7 +1149,7 @@ class Session : public std::enable_shared_from_this<Session> {
       http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip_);
     }
     if (!upgrade && !reuse_ok) http1::add_header(head.headers, "Connection", "close");
-    std::string& out = head_out_;
+    std::string& out = work().head_out;
     out.clear();
     http1::serialize_request_head(head, out);
     const bool chunked = head.chunked;
@@ -1185,12 +1186,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
       // The response.
       // One response parser per session, reset for each response: its storage stays.
-      if (!resp_) {
-        resp_.emplace(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
+      std::optional<http1::Parser>& resp_parser = work().response_parser;
+      if (!resp_parser) {
+        resp_parser.emplace(http1::Mode::kResponse, fs.limits, &be_->counters.rejects);
       } else {
-        resp_->reset(&be_->counters.rejects);
+        resp_parser->reset(&be_->counters.rejects);
       }
-      http1::Parser& resp = *resp_;
+      http1::Parser& resp = *resp_parser;
       resp.expect_response_to(head.method);
       bool head_sent = false;
       bool resp_chunked = false;
@@ -1249,10 +1251,11 @@ class Session : public std::enable_shared_from_this<Session> {
           keep = false;
           break;
         }
-        std::string& chunk_out = scratch_;
+        std::string& chunk_out = work().scratch;
         chunk_out.clear();
         if (p.head_complete) {
-          http1::Head rh = resp.head();
+          http1::Head& rh = work().response_head;
+          rh = resp.head();
           if (rh.interim()) {
             // 100 Continue and friends go to HTTP/1.1 clients as they are.
             sbuf_.consume(p.consumed);
@@ -1727,9 +1730,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool req_body_failed_ = false;
   bool head_message_complete_ = false;
   std::string head_body_;
-  std::optional<http1::Parser> resp_;  // the response parser, reused from one to the next
-  std::string head_out_;               // the request head to the server, reused
-  std::string scratch_;                // response head and re-framed body pieces, reused
+  // What serving a request uses, kept from one request to the next (the storage of its
+  // strings and vectors with it) and given back when the connection goes idle.
+  struct Work {
+    std::optional<http1::Parser> response_parser;  // reset for each response
+    http1::Head request_head;                      // the request as forwarded (rewritten)
+    http1::Head response_head;
+    std::string head_out;  // the request head to the server
+    std::string scratch;   // a response head and re-framed body pieces to the client
+  };
+  std::unique_ptr<Work> work_;
+  Work& work() {
+    if (!work_) work_ = std::make_unique<Work>();
+    return *work_;
+  }
 
   BackendRt* be_ = nullptr;
   const ServerSpec* srv_ = nullptr;
