@@ -375,21 +375,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A connection slot on a server of be_: a pick whose slot is free, else a turn in the
   // backend's FIFO (new requests queue behind waiting ones, as haproxy).
-  asio::awaitable<Slot> take_slot(const http1::Head* head, std::optional<size_t> exclude,
-                                  size_t& out) {
+  // Without waiting: kOk or kNoServer, or nothing when the request must queue.
+  std::optional<Slot> take_slot_now(const http1::Head* head, std::optional<size_t> exclude,
+                                    size_t& out) {
     const BackendSpec& bs = *be_->spec;
     const bool others_wait = bs.waiting->length.load(std::memory_order_acquire) > 0;
     for (int tries = 0; tries < 4; ++tries) {
       Pool::Pick r = pick(head, exclude);
-      if (r.outcome == Pool::Outcome::kNoServer) co_return Slot::kNoServer;
+      if (r.outcome == Pool::Outcome::kNoServer) return Slot::kNoServer;
       if (r.outcome == Pool::Outcome::kAllFull || others_wait) break;
       // Another thread may have taken the last slot since the pick: pick again.
       if (try_take_slot(bs.server_conns[r.index], maxconn_of(r.index))) {
         out = r.index;
-        co_return Slot::kOk;
+        return Slot::kOk;
       }
     }
-    co_return co_await wait_in_queue(head, exclude, out);
+    return std::nullopt;
   }
 
   // At the head of the queue: takes a free slot, if any, and leaves the queue.
@@ -512,7 +513,9 @@ class Session : public std::enable_shared_from_this<Session> {
           redispatched_ = true;
         }
         size_t idx = 0;
-        switch (co_await take_slot(head, exclude, idx)) {
+        std::optional<Slot> now = take_slot_now(head, exclude, idx);
+        if (!now) now = co_await wait_in_queue(head, exclude, idx);
+        switch (*now) {
           case Slot::kOk:
             break;
           case Slot::kNoServer:
