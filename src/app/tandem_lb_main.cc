@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "app/flags.h"
+#include "app/lb_master.h"
 #include "app/version.h"
 #include "core/diagnostic.h"
 #include "core/log.h"
@@ -103,6 +104,13 @@ int main(int argc, char** argv) {
     if (!flags->quiet)
       fmt::print("Configuration file is valid ({} proxies)\n", config.proxies.size());
     return 0;
+  }
+  // -W/-Ws or `master-worker`: this process becomes the master; its workers run what follows.
+  if (app::wants_master(*flags, config)) return app::run_master(*flags, config);
+  // A worker under a master listens on the sockets the master passed down (fd@N binds).
+  if (auto ok = app::prepare_worker(config); !ok) {
+    fmt::print(stderr, "tandem-lb: cannot start: {}\n", ok.error().to_string());
+    return 1;
   }
 
   core::LogOptions log;
@@ -234,6 +242,11 @@ int main(int argc, char** argv) {
           .dump = [&] { soft_stop(SIGUSR1); },
           .user2 = [] { core::logger().warn("SIGUSR2: reload is not implemented yet"); },
       });
+  // global user/group/chroot: everything is bound, no worker thread runs yet.
+  if (auto ok = app::drop_privileges(config.global); !ok) {
+    core::logger().error("cannot start: {}", ok.error().to_string());
+    return 1;
+  }
   rt.start();
   // Health checks run on the main loop; a change takes the server out of (or back into)
   // the backend's balancer.
@@ -279,6 +292,7 @@ int main(int argc, char** argv) {
   // -sf/-st: the old processes leave once we listen beside them (SO_REUSEPORT).
   for (int pid : flags->soft_stop_pids) ::kill(pid, SIGUSR1);
   for (int pid : flags->hard_stop_pids) ::kill(pid, SIGTERM);
+  app::notify_master_ready();  // under a master: the old worker may leave now
   main_loop.run();
   stats_timer.cancel();
   for (auto& s : stats_sockets) s->stop();
