@@ -236,11 +236,11 @@ int main(int argc, char** argv) {
   core::SignalWatcher signals(
       main_loop.io(),
       core::SignalHandlers{
-          .reload = [] { core::logger().warn("SIGHUP: reload is not implemented yet"); },
+          .reload = [] { core::logger().warn("SIGHUP: ignored: reloads need the master (-W)"); },
           .stop = soft_stop,
           // haproxy's soft stop (what -sf sends to the old process).
           .dump = [&] { soft_stop(SIGUSR1); },
-          .user2 = [] { core::logger().warn("SIGUSR2: reload is not implemented yet"); },
+          .user2 = [] { core::logger().warn("SIGUSR2: ignored: reloads need the master (-W)"); },
       });
   // global user/group/chroot: everything is bound, no worker thread runs yet.
   if (auto ok = app::drop_privileges(config.global); !ok) {
