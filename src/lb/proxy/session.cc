@@ -117,9 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
         server_(t.worker.io()),
         cbuf_(t.buffers, t.shared.bufsize),
         sbuf_(t.buffers, t.shared.bufsize),
-        join_(t.worker.io(), asio::steady_timer::time_point::max()),
-        watchdog_(clock_.make_timer()),
-        queue_timer_(t.worker.io()) {
+        watchdog_(clock_.make_timer()) {
     accepted_ = clock_.now();
     std::error_code ec;
     auto remote = client_.remote_endpoint(ec);
@@ -206,7 +204,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // A slot was handed over while waiting in the backend's queue (this thread).
-  void wake_from_queue() { queue_timer_.cancel(); }
+  void wake_from_queue() {
+    if (queue_timer_) queue_timer_->cancel();
+  }
 
  private:
   enum class Side : uint8_t { kClient, kServer };
@@ -269,7 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::error_code ignored;
     if (client_.is_open()) client_.close(ignored);
     if (server_.is_open()) server_.close(ignored);
-    join_.cancel();
+    if (join_) join_->cancel();
   }
 
   // keep_idle: the connection is clean (whole response read, keep-alive) and goes to the
@@ -473,8 +473,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       Duration step = std::chrono::milliseconds(50);
       if (deadline != kNever) step = std::min<Duration>(step, deadline - now);
-      queue_timer_.expires_after(step);
-      co_await queue_timer_.async_wait(kNothrow);
+      if (!queue_timer_) queue_timer_.emplace(t_.worker.io());
+      queue_timer_->expires_after(step);
+      co_await queue_timer_->async_wait(kNothrow);
     }
     waiter_.reset();
     --be_->counters.queue_current;
@@ -664,8 +665,8 @@ class Session : public std::enable_shared_from_this<Session> {
     pump_done_ = false;
     asio::co_spawn(t_.worker.io(), pump(self, Side::kServer), asio::detached);
     co_await pump(self, Side::kClient);
-    while (!pump_done_) co_await join_.async_wait(kNothrow);
-    join_.expires_at(asio::steady_timer::time_point::max());
+    while (!pump_done_) co_await join().async_wait(kNothrow);
+    if (join_) join_->expires_at(asio::steady_timer::time_point::max());
   }
 
   // Copies bytes from `from` to the other side: bounded buffer, half-close on EOF.
@@ -745,7 +746,7 @@ class Session : public std::enable_shared_from_this<Session> {
     s.disarm(from);
     if (from == Side::kServer) {
       s.pump_done_ = true;
-      s.join_.cancel();
+      if (s.join_) s.join_->cancel();
     }
   }
 
@@ -1291,8 +1292,8 @@ class Session : public std::enable_shared_from_this<Session> {
             sbuf_.consume(p.consumed);
             if (!co_await write_client(chunk_out)) break;
             // Wait for a request body pump (none for an upgrade) and go raw both ways.
-            while (!pump_done_) co_await join_.async_wait(kNothrow);
-            join_.expires_at(asio::steady_timer::time_point::max());
+            while (!pump_done_) co_await join().async_wait(kNothrow);
+            if (join_) join_->expires_at(asio::steady_timer::time_point::max());
             co_await tunnel(self, first_of(bs.tunnel, fs.client), first_of(bs.tunnel, bs.server));
             co_return false;
           }
@@ -1361,9 +1362,9 @@ class Session : public std::enable_shared_from_this<Session> {
       keep = false;
       std::error_code ignored;
       client_.cancel(ignored);
-      while (!pump_done_) co_await join_.async_wait(kNothrow);
+      while (!pump_done_) co_await join().async_wait(kNothrow);
     }
-    join_.expires_at(asio::steady_timer::time_point::max());
+    if (join_) join_->expires_at(asio::steady_timer::time_point::max());
     if (req_body_failed_) keep = false;
     const bool clean = done && server_keep && pump_done_ && req_body_done_ && !req_body_failed_ &&
                        sbuf_.empty() && !server_timed_out_;
@@ -1436,7 +1437,7 @@ class Session : public std::enable_shared_from_this<Session> {
       s.count_client_read(n);
     }
     s.pump_done_ = true;
-    s.join_.cancel();
+    if (s.join_) s.join_->cancel();
   }
 
   // ---- rules and local answers ----
@@ -1709,7 +1710,13 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket server_;
   Buffer cbuf_;
   Buffer sbuf_;
-  asio::steady_timer join_;  // the main coroutine waits here for a pump
+  // The main coroutine waits here for a pump (made when first needed, as the queue's timer:
+  // an idle connection holds neither).
+  std::optional<asio::steady_timer> join_;
+  asio::steady_timer& join() {
+    if (!join_) join_.emplace(t_.worker.io(), asio::steady_timer::time_point::max());
+    return *join_;
+  }
   core::TimerPtr watchdog_;
   TimePoint client_deadline_ = kNever;
   TimePoint server_deadline_ = kNever;
@@ -1772,7 +1779,7 @@ class Session : public std::enable_shared_from_this<Session> {
   TimePoint prev_end_{};  // accept, or the end of the previous request
   lb::RequestContext acl_base_;
   std::shared_ptr<Waiter> waiter_;
-  asio::steady_timer queue_timer_;
+  std::optional<asio::steady_timer> queue_timer_;
   std::optional<std::string> request_line_;  // unset: <BADREQ>
   SessionEnd end_ = SessionEnd::kNormal;
   TermPhase phase_ = TermPhase::kNone;
