@@ -237,6 +237,9 @@ struct Parser::Impl {
   Head head;
   Headers trailers;
   std::vector<std::string_view> pieces;
+  // Header fields of earlier messages, kept for the storage of their strings: a new field
+  // takes one before anything is allocated.
+  Headers spare;
 
   // Lexer.
   Lx lx = Lx::kStart;
@@ -282,7 +285,7 @@ struct Parser::Impl {
     head.status = 0;
     head.reason.clear();
     head.version = Version::k11;
-    head.headers.clear();
+    recycle(head.headers);
     head.content_length.reset();
     head.chunked = false;
     head.body_until_eof = false;
@@ -292,7 +295,7 @@ struct Parser::Impl {
     head.websocket = false;
     head.expect_100_continue = false;
     head.host.clear();
-    trailers.clear();
+    recycle(trailers);
     lx = mode == Mode::kRequest ? Lx::kStart : Lx::kStatus;
     in_trailers = false;
     method_done = false;
@@ -304,6 +307,11 @@ struct Parser::Impl {
     status_line.clear();
     name.clear();
     value.clear();
+  }
+
+  void recycle(Headers& fields) {
+    for (Header& h : fields) spare.push_back(std::move(h));
+    fields.clear();
   }
 
   void begin_trailers() {
@@ -330,7 +338,15 @@ struct Parser::Impl {
         if (in_trailers && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
                             iequals(name, "host")))
           return R::kFramingTrailer;
-        (in_trailers ? trailers : head.headers).push_back({std::move(name), std::string(v)});
+        Headers& into = in_trailers ? trailers : head.headers;
+        if (spare.empty()) {
+          into.push_back({name, std::string(v)});
+        } else {
+          Header& h = into.emplace_back(std::move(spare.back()));
+          spare.pop_back();
+          h.name.assign(name);
+          h.value.assign(v);
+        }
         name.clear();
         value.clear();
         lx = Lx::kLineStart;
@@ -1018,6 +1034,7 @@ void Parser::release_memory() {
   if (m.state != State::kIdle) return;
   m.head = Head{};
   m.trailers = Headers{};
+  m.spare = Headers{};
   m.pieces = std::vector<std::string_view>{};
   m.version_text = std::string{};
   m.status_line = std::string{};
