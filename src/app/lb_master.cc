@@ -230,9 +230,8 @@ core::Result<std::set<std::string>> Master::open_listeners(const lb::Config& con
         }
         int one = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        // The run-time's threads after the first bind beside the inherited socket, which
-        // needs SO_REUSEPORT on it too (see the design note).
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        // No SO_REUSEPORT: every worker thread takes a copy of this one socket, and a stray
+        // second process on the port gets EADDRINUSE rather than half of the connections.
         if (ep.addr.ss_family == AF_INET6 && b.v6only) {
           int v = *b.v6only ? 1 : 0;
           ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v);

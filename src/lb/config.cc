@@ -548,7 +548,8 @@ void Tables::add_global() {
   t.add(
       {.name = "master-worker",
        .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.master_worker = true; },
-       .doc = "Accepted for compatibility (like -W); tandem-lb is always one process."});
+       .doc = "Master-worker mode, as -W: a master keeps the listeners and replaces the worker on "
+              "reload."});
   auto text = [&t](std::string name, std::string args_doc, std::string doc,
                    std::string Global::*field) {
     t.add({.name = std::move(name),

@@ -628,8 +628,9 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
       std::vector<tcp::endpoint> eps;
       int inherited = -1;
       if (b.address.kind == Address::Kind::kFd) {
-        // fd@N: a listening socket handed over (tests, systemd); the first thread takes a
-        // copy, the others bind beside it with SO_REUSEPORT.
+        // fd@N: a listening socket handed over (the master, tests, systemd): every thread
+        // takes a copy and they share its one accept queue, so nothing queued there is lost
+        // when an old worker leaves (separate SO_REUSEPORT sockets would each hold a queue).
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
         if (::getsockname(b.address.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
@@ -650,7 +651,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
             std::min<uint32_t>(fs.maxconn ? fs.maxconn : sh.global_maxconn, 65535));
         for (auto& t : impl->threads) {
           auto acc = std::make_unique<tcp::acceptor>(t->worker.io());
-          if (inherited >= 0 && t == impl->threads.front()) {
+          if (inherited >= 0) {
             std::error_code ec;
             int fd = ::dup(inherited);
             acc->assign(ep.protocol(), fd, ec);

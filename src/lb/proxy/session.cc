@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <charconv>
@@ -196,7 +197,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void soft_stop() {
-    if (idle_) close_both();
+    if (!idle_) return;
+    // A request already in the socket is served (with Connection: close) rather than lost
+    // with the connection: the client would have to retry it.
+    int pending = 0;
+    if (client_.is_open() && ::ioctl(client_.native_handle(), FIONREAD, &pending) == 0 &&
+        pending > 0)
+      return;
+    close_both();
   }
   void hard_stop() { close_both(); }
   bool uses_server(size_t bi, size_t si) const {
