@@ -185,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          [self = std::move(self)](std::error_code ec, size_t) mutable {
                            Session& s = *self;
                            s.parked_ = false;
+                           s.woken_by_bytes_ = !ec;
                            if (ec) {
                              s.disarm(Side::kClient);
                              s.idle_ = false;
@@ -873,7 +874,10 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         cbuf_.consume(p.consumed);
       }
-      if (t_.stopping && !any && !first) co_return HeadWait::kClosed;
+      // A parked session woken by bytes (park()) has a request coming: it is read even
+      // when stopping, as a connection that kept its read pending would have read it.
+      if (t_.stopping && !any && !first && !woken_by_bytes_) co_return HeadWait::kClosed;
+      woken_by_bytes_ = false;
       // The first request and a started head wait `timeout http-request`; an idle
       // keep-alive connection waits `timeout http-keep-alive`.
       std::optional<Duration> d =
@@ -1739,6 +1743,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool shed_requested_ = false;  // the sweep cancelled that read
   bool bufferless_ = false;      // buffers given back: waiting with a MSG_PEEK
   bool parked_ = false;          // no coroutine: park()'s handler waits for bytes
+  bool woken_by_bytes_ = false;  // park()'s handler saw bytes: the next read is not idle
   bool http_started_ = false;    // a first request head has been read (or refused)
   char peek_byte_ = 0;
   TimePoint idle_since_{};
