@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/un.h>
@@ -52,6 +53,11 @@ constexpr auto kReadyTimeout = std::chrono::seconds(30);
 constexpr auto kKillMargin = std::chrono::seconds(10);
 constexpr auto kDefaultGrace = std::chrono::seconds(30);  // the run-time's own default
 constexpr char kMasterPidEnv[] = "TANDEM_LB_MASTER_PID";
+// A memory file the master keeps for its workers: each writes the servers' operator states
+// there (`show servers state` format) and the next one reads them at start.
+constexpr char kStateFdEnv[] = "TANDEM_LB_STATE_FD";
+// Ends every complete state written, so that a reader never takes a half-written one.
+constexpr std::string_view kStateEnd = "# end\n";
 
 std::string endpoint_text(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = {};
@@ -159,6 +165,7 @@ class Master {
   ~Master() {
     for (auto& [key, l] : listeners_) ::close(l.fd);
     if (sigfd_ >= 0) ::close(sigfd_);
+    if (state_fd_ >= 0) ::close(state_fd_);
   }
   int run(const lb::Config& config);
 
@@ -179,6 +186,7 @@ class Master {
   }
 
   const LbFlags& flags_;
+  int state_fd_ = -1;  // the servers' operator states, passed from worker to worker
   std::vector<std::string> config_paths_;  // absolute: the master may chdir("/") with -D
   std::string exe_path_;                   // where the master's binary was at start
   std::map<std::string, Listener> listeners_;
@@ -289,13 +297,15 @@ core::Result<pid_t> Master::spawn(const std::set<std::string>& keys, const lb::C
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view v(*e);
     if (v.starts_with("TANDEM_LB_INHERITED=") || v.starts_with("TANDEM_LB_READY_FD=") ||
-        v.starts_with("TANDEM_LB_MASTER_PID=") || v.starts_with("NOTIFY_SOCKET="))
+        v.starts_with("TANDEM_LB_MASTER_PID=") || v.starts_with("TANDEM_LB_STATE_FD=") ||
+        v.starts_with("NOTIFY_SOCKET="))
       continue;
     env.emplace_back(v);
   }
   env.push_back(std::string(kInheritedEnv) + "=" + inherited);
   env.push_back(fmt::format("{}={}", kReadyFdEnv, pipefd[1]));
   env.push_back(fmt::format("{}={}", kMasterPidEnv, ::getpid()));
+  if (state_fd_ >= 0) env.push_back(fmt::format("{}={}", kStateFdEnv, state_fd_));
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -318,6 +328,7 @@ core::Result<pid_t> Master::spawn(const std::set<std::string>& keys, const lb::C
     if (::getppid() != master) ::_exit(1);
     for (int fd : fds) set_cloexec(fd, false);
     set_cloexec(pipefd[1], false);
+    if (state_fd_ >= 0) set_cloexec(state_fd_, false);
     ::signal(SIGPIPE, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
     // The binary on disk first: after a package upgrade the reload runs the new version
@@ -524,6 +535,10 @@ int Master::run(const lb::Config& config) {
     constexpr std::string_view kDeleted = " (deleted)";
     if (exe_path_.ends_with(kDeleted)) exe_path_.resize(exe_path_.size() - kDeleted.size());
   }
+  state_fd_ = ::memfd_create("tandem-lb-server-state", MFD_CLOEXEC);
+  if (state_fd_ < 0)
+    fmt::print(stderr, "tandem-lb: memfd_create: {}: server states will not survive reloads\n",
+               std::strerror(errno));
   // Signals arrive on a descriptor, read in the loop below; the worker gets the old mask.
   sigset_t mask;
   sigemptyset(&mask);
@@ -640,6 +655,7 @@ int Master::run(const lb::Config& config) {
 }
 
 int g_ready_fd = -1;
+int g_state_fd = -1;
 bool g_under_master = false;
 
 }  // namespace
@@ -730,6 +746,14 @@ core::Result<size_t> prepare_worker(lb::Config& config) {
     }
   }
   for (auto& [key, fd] : fds) set_cloexec(fd, true);
+  if (const char* st = std::getenv(kStateFdEnv); st != nullptr) {
+    int fd = -1;
+    if (parse_int(st, &fd)) {
+      g_state_fd = fd;
+      set_cloexec(fd, true);
+    }
+  }
+  ::unsetenv(kStateFdEnv);
   g_under_master = true;
   ::unsetenv(kInheritedEnv);
   ::unsetenv(kReadyFdEnv);
@@ -814,6 +838,40 @@ core::Result<void> drop_privileges(const lb::Global& g) {
   // Changing credentials clears the parent-death signal: ask again under the master.
   if (g_under_master && (uid || gid)) ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   return {};
+}
+
+std::string read_saved_server_state() {
+  if (g_state_fd < 0) return {};
+  // The old worker may be writing it right now: a complete text ends with kStateEnd.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string text;
+    char buf[16384];
+    off_t off = 0;
+    ssize_t n;
+    while ((n = ::pread(g_state_fd, buf, sizeof buf, off)) > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      off += n;
+    }
+    if (text.empty()) return {};
+    if (text.ends_with(kStateEnd)) return text.substr(0, text.size() - kStateEnd.size());
+    ::usleep(2000);
+  }
+  return {};
+}
+
+void save_server_state(std::string_view text) {
+  if (g_state_fd < 0) return;
+  std::string all(text);
+  all += kStateEnd;
+  if (::ftruncate(g_state_fd, 0) != 0) return;
+  size_t done = 0;
+  while (done < all.size()) {
+    ssize_t n =
+        ::pwrite(g_state_fd, all.data() + done, all.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
 }
 
 }  // namespace tandem::app

@@ -46,6 +46,12 @@ core::Result<size_t> prepare_worker(lb::Config& config);
 // In a worker started by the master, once it accepts: tells the master. No-op otherwise.
 void notify_master_ready();
 
+// Under a master: the servers' operator states (maintenance, drain, weight) the previous
+// worker saved, in `show servers state` format; empty when there are none or no master.
+std::string read_saved_server_state();
+// Under a master: saves them for the next worker (after each change). No-op otherwise.
+void save_server_state(std::string_view text);
+
 // global `chroot`, `group`, `user`: applied after the listeners are bound and before the
 // worker threads start. Nothing to do when none is set.
 core::Result<void> drop_privileges(const lb::Global& global);

@@ -25,9 +25,11 @@
 #include "lb/health_check.h"
 #include "lb/proxy/proxy.h"
 #include "lb/rules.h"
+#include "lb/stats/csv.h"
 #include "lb/stats/from_config.h"
 #include "lb/stats/live.h"
 #include "lb/stats/page.h"
+#include "lb/stats/server_state.h"
 #include "lb/stats/socket_server.h"
 
 namespace {
@@ -195,6 +197,10 @@ int main(int argc, char** argv) {
     // Out of maintenance a checked server starts UP again, as at boot; checks then decide.
     if (!maint) rt.set_server_up(backend, server, true);
   };
+  // Under a master, the servers' operator states go to the next worker (reloads keep them).
+  hooks.on_admin_change = [&live] {
+    if (live != nullptr) app::save_server_state(lb::stats::render_servers_state(live->view()));
+  };
   lb::stats::LiveStats live_stats(config, rt, main_loop, process, std::move(hooks));
   live = &live_stats;
   // stats socket: served on the main loop; bound now, so a bad path reaches the terminal.
@@ -292,6 +298,23 @@ int main(int argc, char** argv) {
   // -sf/-st: the old processes leave once we listen beside them (SO_REUSEPORT).
   for (int pid : flags->soft_stop_pids) ::kill(pid, SIGUSR1);
   for (int pid : flags->hard_stop_pids) ::kill(pid, SIGTERM);
+  // The previous worker's operator states (maintenance, drain, weight), before serving on.
+  if (std::string saved = app::read_saved_server_state(); !saved.empty()) {
+    auto parsed = lb::stats::parse_servers_state(saved);
+    if (!parsed) {
+      core::logger().warn("server states of the previous worker not restored: {}",
+                          parsed.error().to_string());
+    } else {
+      for (const auto& c : lb::stats::changes_to_restore(live_stats.view(), *parsed)) {
+        if (c.set_admin) (void)live_stats.set_admin_state(c.backend, c.server, c.admin);
+        if (c.set_weight) (void)live_stats.set_weight(c.backend, c.server, c.weight);
+        core::logger().info("server {}/{}: {}{}{} kept from the previous worker", c.backend,
+                            c.server, c.set_admin ? lb::stats::to_string(c.admin) : "",
+                            c.set_admin && c.set_weight ? ", " : "",
+                            c.set_weight ? fmt::format("weight {}", c.weight) : "");
+      }
+    }
+  }
   app::notify_master_ready();  // under a master: the old worker may leave now
   main_loop.run();
   stats_timer.cancel();

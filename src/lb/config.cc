@@ -638,8 +638,9 @@ void Tables::add_global() {
         "ssl-default-server-options", "ssl-dh-param-file", "tune.ssl.default-dh-param"}) {
     tls_only(k, "<VALUE>...", "a TLS default", nullptr);
   }
-  t.add_unsupported("server-state-file",
-                    "tandem-lb keeps no server state across reloads; remove the line");
+  t.add_unsupported(
+      "server-state-file",
+      "under -W the master hands the servers' states from worker to worker; remove the line");
   t.add_unsupported("lua-load", "tandem-lb has no Lua");
   t.add_unsupported("lua-prepend-path", "tandem-lb has no Lua");
   t.add_unsupported("cpu-map", "threads are not pinned; use taskset or systemd CPUAffinity=");
@@ -1230,7 +1231,8 @@ void Tables::add_proxy() {
            {"max-keep-alive-queue", "not implemented"},
            {"retry-on", "tandem-lb retries on connection failures only"},
            {"use-fcgi-app", "FastCGI is not implemented"},
-           {"load-server-state-from-file", "tandem-lb keeps no server state across reloads"},
+           {"load-server-state-from-file",
+            "under -W the master hands the servers' states from worker to worker"},
        }) {
     t.table.add_unsupported(k, why);
   }

@@ -112,7 +112,17 @@ core::Result<void> LiveStats::set_admin_state(std::string_view backend, std::str
       main_loop_.post(apply);
     }
   }
+  admin_changed();
   return {};
+}
+
+void LiveStats::admin_changed() {
+  if (!hooks_.on_admin_change) return;
+  if (main_loop_.running_in_this_thread()) {
+    hooks_.on_admin_change();
+  } else {
+    main_loop_.post([this] { hooks_.on_admin_change(); });
+  }
 }
 
 core::Result<void> LiveStats::set_weight(std::string_view backend, std::string_view server,
@@ -120,6 +130,7 @@ core::Result<void> LiveStats::set_weight(std::string_view backend, std::string_v
   if (!runtime_.set_server_weight(backend, server, weight)) {
     return core::fail("Absolute weight can only be between 0 and 256 inclusive.\n");
   }
+  admin_changed();
   return {};
 }
 

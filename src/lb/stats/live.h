@@ -24,6 +24,9 @@ class LiveStats final : public AdminTarget {
     std::function<void(std::string_view backend, std::string_view server, bool maint)> on_maint;
     // Main loop: copies the health checkers' states into the view. May be empty.
     std::function<void(StatsView&)> apply_health;
+    // Main loop: an operator changed a server's admin state or weight (to save the states
+    // for the next worker). May be empty.
+    std::function<void()> on_admin_change;
   };
 
   // `process` gives the fixed fields of `show info` (name, version, node, pid, limits);
@@ -49,6 +52,7 @@ class LiveStats final : public AdminTarget {
 
  private:
   void overlay_states(StatsView& view) const;
+  void admin_changed();  // runs hooks_.on_admin_change on the main loop
 
   proxy::Runtime& runtime_;
   core::Worker& main_loop_;

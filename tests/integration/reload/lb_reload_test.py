@@ -494,6 +494,81 @@ def notify_suite(args, check, work, up_a):
         sock.close()
 
 
+def stats_command(path, command, timeout=3.0):
+    """One runtime API command on the stats socket; its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(timeout)
+        c.connect(path)
+        c.sendall(command.encode() + b"\n")
+        out = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                return out.decode()
+            out += chunk
+
+
+def server_states(path):
+    """{server: (admin_state, uweight)} from `show servers state`."""
+    states = {}
+    for line in stats_command(path, "show servers state").splitlines():
+        w = line.split()
+        if len(w) > 8 and not line.startswith("#"):
+            states[w[3]] = (int(w[6]), int(w[7]))
+    return states
+
+
+def state_suite(args, check, work, up_a, up_b):
+    """States set over the runtime API (drain, maintenance, weight) survive reloads."""
+    port = free_port()
+    cfg = os.path.join(work, "state.cfg")
+    sock = os.path.join(work, "state.sock")
+    config = CONFIG.replace("    server s1 127.0.0.1:{upstream}\n",
+                            "    server s1 127.0.0.1:{upstream} weight 10\n"
+                            "    server s2 127.0.0.1:{upstream} weight 10\n"
+                            "    server s3 127.0.0.1:{upstream} weight 10\n")
+    extra = f"    stats socket {sock} mode 600 level admin"
+
+    def write(upstream):
+        with open(cfg, "w") as f:
+            f.write(config.format(port=port, upstream=upstream, nbthread=args.nbthread,
+                                  extra_global=extra, extra_bind=""))
+
+    write(up_a)
+    proc = Proc([args.binary, "-W", "-db", "-f", cfg], os.path.join(work, "state.log"))
+    try:
+        if not check(proc.wait_for(TANDEM_READY, 1), "state: the master's worker is ready",
+                     proc.log()[-1500:]):
+            return
+        stats_command(sock, "set server be/s1 state drain; set server be/s2 state maint; "
+                      "set weight be/s3 4")
+        before = server_states(sock)
+        check(before == {"s1": (8, 10), "s2": (1, 10), "s3": (0, 4)},
+              "state: drain, maintenance and a weight are set", repr(before))
+        for i in range(2):
+            proc.p.send_signal(signal.SIGUSR2)
+            check(proc.wait_for(TANDEM_READY, i + 2), f"state: reload {i + 1} is ready",
+                  proc.log()[-1500:])
+            after = server_states(sock)
+            check(after == before, f"state: the states survive reload {i + 1}", repr(after))
+        check(get(port) == (200, "A"), "state: the drained and maintained servers' peer serves")
+        # Back to ready over the API: that too is what the next worker gets.
+        stats_command(sock, "set server be/s2 state ready")
+        proc.p.send_signal(signal.SIGUSR2)
+        check(proc.wait_for(TANDEM_READY, 4), "state: reload 3 is ready", proc.log()[-1500:])
+        check(server_states(sock).get("s2") == (0, 10), "state: a server set ready stays ready")
+        # A file that gives s3 another weight wins over the operator's old one.
+        config = config.replace("s3 127.0.0.1:{upstream} weight 10", "s3 127.0.0.1:{upstream} weight 20")
+        write(up_a)
+        proc.p.send_signal(signal.SIGUSR2)
+        check(proc.wait_for(TANDEM_READY, 5), "state: reload 4 is ready", proc.log()[-1500:])
+        check(server_states(sock).get("s3") == (0, 20),
+              "state: a weight changed in the file replaces the operator's",
+              repr(server_states(sock)))
+    finally:
+        proc.stop()
+
+
 def crash_suite(args, check, work, up_a):
     """A worker that dies on its own takes the master with it (haproxy's default)."""
     port = free_port()
@@ -605,6 +680,7 @@ def main():
                 haproxy_comparison(args, check, work, up_a)
             else:
                 tandem_suite(args, check, work, up_a, up_b)
+                state_suite(args, check, work, up_a, up_b)
                 notify_suite(args, check, work, up_a)
                 crash_suite(args, check, work, up_a)
                 upgrade_suite(args, check, work, up_a)
