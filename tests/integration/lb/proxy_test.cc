@@ -1459,5 +1459,74 @@ TEST_F(ProxyTest, TcpLargeTransferSpliceAndCopy) {
   }
 }
 
+// Past the proxy's idle shedding (20-40 ms without bytes: buffers, coroutines and the parser
+// of a keep-alive connection go, a one-byte wait stays): see session.cc.
+constexpr auto kParked = 150ms;
+
+TEST_F(ProxyTest, ParkedKeepAliveConnectionsWakeWithTheirWholeRequests) {
+  HttpUpstream up([](const Message& m) { return ok_response(m.head.target + ":" + m.body); });
+  start(http_config({up.server.port()}, "  timeout http-keep-alive 5s\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  std::string carry;
+  ASSERT_TRUE(send_all(fd, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "/1:");
+  // A head split across idle gaps, each longer than the shedding delay.
+  std::this_thread::sleep_for(kParked);
+  ASSERT_TRUE(send_all(fd, "G"));
+  std::this_thread::sleep_for(kParked);
+  ASSERT_TRUE(send_all(fd, "ET /2 HTTP/1.1\r\nHo"));
+  std::this_thread::sleep_for(kParked);
+  ASSERT_TRUE(send_all(fd, "st: x\r\n\r\n"));
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "/2:");
+  // Pipelined requests, one with a body that comes after a gap, woken from a park.
+  std::this_thread::sleep_for(kParked);
+  ASSERT_TRUE(send_all(fd,
+                       "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "POST /4 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhe"));
+  std::this_thread::sleep_for(kParked);
+  ASSERT_TRUE(send_all(fd, "llo"));
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "/3:");
+  Message post = read_message(fd, http1::Mode::kResponse, carry, "POST");
+  EXPECT_EQ(post.body, "/4:hello");
+  EXPECT_FALSE(post.eof);
+  ::close(fd);
+  auto seen = up.seen();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].head.target, "/2");
+  EXPECT_EQ(seen[3].body, "hello");
+}
+
+TEST_F(ProxyTest, ParkedConnectionsCloseAtTheKeepAliveTimeoutAndOnAGracefulStop) {
+  HttpUpstream up([](const Message& m) { return ok_response(m.head.target); });
+  start(http_config({up.server.port()}, "  timeout http-keep-alive 400ms\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  set_timeouts(fd, 3000ms);
+  std::string carry;
+  ASSERT_TRUE(send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "/a");
+  const auto idle_from = std::chrono::steady_clock::now();
+  EXPECT_EQ(recv_all(fd), "");  // closed by the proxy, without an answer
+  const auto idle = std::chrono::steady_clock::now() - idle_from;
+  EXPECT_GE(idle, 350ms);
+  EXPECT_LE(idle, 1500ms);
+  ::close(fd);
+
+  // A parked connection does not hold a graceful stop back.
+  int parked = connect_to(port_);
+  ASSERT_GE(parked, 0);
+  ASSERT_TRUE(send_all(parked, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string carry2;
+  EXPECT_EQ(read_message(parked, http1::Mode::kResponse, carry2).body, "/b");
+  std::this_thread::sleep_for(kParked);
+  std::promise<void> done;
+  auto stopped = done.get_future();
+  rt_->stop_gracefully([&] { done.set_value(); });
+  EXPECT_EQ(stopped.wait_for(1s), std::future_status::ready);
+  EXPECT_EQ(recv_all(parked), "");
+  ::close(parked);
+}
+
 }  // namespace
 }  // namespace tandem::lb::proxy
