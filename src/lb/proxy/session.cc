@@ -1194,6 +1194,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       req_body_done_ = req_done_now;
       req_body_failed_ = false;
+      req_body_invalid_ = false;
       pump_done_ = true;
       if (!req_done_now && !stale) {
         pump_done_ = false;
@@ -1226,6 +1227,14 @@ class Session : public std::enable_shared_from_this<Session> {
           }
           any_response = true;
           const TermPhase phase = head_sent ? TermPhase::kData : TermPhase::kHeaders;
+          if (ec && req_body_invalid_) {
+            // The pump found the client's body malformed and closed the server side: the
+            // client is at fault, so it gets 400 (as from haproxy 2.6), not a 502.
+            ended(SessionEnd::kDenied, TermPhase::kRequest);
+            if (!head_sent && client_.is_open()) co_await send_error(400);
+            keep = false;
+            break;
+          }
           if (ec && ec != asio::error::eof) {
             if (server_timed_out_) {
               ended(SessionEnd::kServerTimeout, phase);
@@ -1398,6 +1407,7 @@ class Session : public std::enable_shared_from_this<Session> {
         http1::Progress p = req->feed(s.cbuf_.data());
         if (p.failed()) {
           s.req_body_failed_ = true;
+          s.req_body_invalid_ = true;
           ++s.fe_.counters.request_errors;
           std::error_code ignored;
           s.server_.close(ignored);  // the server must not see a half request as whole
@@ -1751,6 +1761,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session* idle_next_ = nullptr;
   bool req_body_done_ = false;
   bool req_body_failed_ = false;
+  bool req_body_invalid_ = false;  // the pump stopped at a malformed body (answered 400)
   bool head_message_complete_ = false;
   std::string head_body_;
   // What serving a request uses, kept from one request to the next (the storage of its
