@@ -889,7 +889,9 @@ class Session : public std::enable_shared_from_this<Session> {
       disarm(Side::kClient);
       if (ec) {
         idle_ = false;
-        if (client_timed_out_) co_return any ? HeadWait::kTimeout : HeadWait::kClosed;
+        // A connection that never sent a byte gets 408 like one inside a head (haproxy 2.6
+        // without `option http-ignore-probes`); an idle keep-alive one is closed silently.
+        if (client_timed_out_) co_return any || first ? HeadWait::kTimeout : HeadWait::kClosed;
         // A client that leaves inside a head gets no answer, as with haproxy.
         co_return any ? HeadWait::kError : HeadWait::kClosed;
       }
@@ -923,7 +925,9 @@ class Session : public std::enable_shared_from_this<Session> {
         cbuf_.release();
         sbuf_.release();
         work_.reset();
-        if (req.state() == http1::Parser::State::kIdle) {
+        // A first request is never parked: its `timeout http-request` ends in a 408, which
+        // the parked handler cannot send.
+        if (req.state() == http1::Parser::State::kIdle && http_started_) {
           parked_ = true;  // see park(): the parser goes with the coroutines
           co_return std::tuple<std::error_code, size_t>{ec, 0};
         }
@@ -1152,7 +1156,6 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bool response_rules = has_response_rules();
     const BackendSpec& bs = *be_->spec;
-    const Proxy& bcfg = *bs.cfg;
     ++be_->servers[server_index_].counters.http_requests;
 
     // The head to the server: hop-by-hop headers out, X-Forwarded-For in, and close unless
@@ -1290,6 +1293,17 @@ class Session : public std::enable_shared_from_this<Session> {
             }
             continue;
           }
+          if (rh.status == 101 && !upgrade) {
+            // A protocol switch the client never asked for: passing it on would leave the
+            // client speaking another protocol to a proxy that still parses HTTP. haproxy
+            // 2.6 answers 502 too.
+            ++be_->counters.response_errors;
+            ended(SessionEnd::kDenied, TermPhase::kHeaders);
+            co_await send_error(502);
+            keep = false;
+            server_keep = false;
+            break;
+          }
           if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
           if (!response_at_) response_at_ = clock_.now();
           if (response_rules) {
@@ -1323,8 +1337,9 @@ class Session : public std::enable_shared_from_this<Session> {
           const bool dechunk = rh.chunked && client_10;
           resp_chunked = rh.chunked && !dechunk;
           server_keep = reuse_ok && rh.keep_alive && !rh.upgrade;
+          // Only the frontend's mode applies to the client connection (as in haproxy 2.6):
+          // a backend's `option httpclose` closes the server side alone (reuse_ok).
           keep = head.keep_alive && !rh.body_until_eof && !dechunk &&
-                 bcfg.http_conn_mode != HttpConnMode::kClose &&
                  fs.cfg->http_conn_mode != HttpConnMode::kClose && !t_.stopping;
           http1::remove_hop_by_hop(rh.headers, {.keep_transfer_encoding = !dechunk});
           if (!keep) {

@@ -611,6 +611,61 @@ TEST_F(ProxyTest, WebSocketUpgradeBecomesATunnel) {
   ::close(fd);
 }
 
+// A 101 to a request without Upgrade would make the client believe the protocol switched
+// while the proxy still reads HTTP: it is a 502 (as from haproxy 2.6), counted as a bad
+// response, and the connection to that server is not kept.
+TEST_F(ProxyTest, UnaskedSwitchingProtocolsIs502) {
+  HttpUpstream up([](const Message&) {
+    return std::string(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  });
+  start(http_config({up.server.port()}));
+  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(m.head.status, 502);
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("be")->backend.response_errors, 1u);
+}
+
+// A connection that sends nothing at all until `timeout http-request` gets a 408 (haproxy
+// 2.6 without `option http-ignore-probes`), where an idle keep-alive one is closed quietly.
+TEST_F(ProxyTest, SilentNewConnectionGets408) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()}, "  timeout http-request 200ms\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(m.head.status, 408);
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 1500ms);
+  ::close(fd);
+  EXPECT_EQ(up.server.accepted(), 0);
+}
+
+// `option httpclose` in a backend closes the server side only: the client connection
+// follows the frontend's mode, so a pipeline goes on (haproxy 2.6 does the same).
+TEST_F(ProxyTest, BackendHttpcloseKeepsTheClientConnection) {
+  HttpUpstream up([](const Message& r) { return ok_response(r.head.target); });
+  start(http_config({up.server.port()}, "", "  option httpclose\n"));
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string carry;
+  Message one = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(one.body, "/1");
+  EXPECT_TRUE(one.head.keep_alive);
+  Message two = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(two.body, "/2");
+  ::close(fd);
+  for (const Message& r : up.seen()) {
+    const http1::Header* c = http1::find_header(r.head.headers, "Connection");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->value, "close");
+  }
+}
+
 TEST_F(ProxyTest, MaxconnPausesAccepting) {
   Upstream hold([](int fd) { recv_all(fd); });  // holds connections until the client leaves
   start(

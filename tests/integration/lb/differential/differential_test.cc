@@ -802,8 +802,8 @@ std::vector<Scenario> scenarios() {
                  c.note("maxconn second waited", ready == 0 ? "waited" : "answered at once");
                  c.note("maxconn second", describe(two));
                }});
-  // Known difference: a connection that sends nothing until `timeout http-request` gets a
-  // 408 from haproxy 2.6 (unless `option http-ignore-probes`); tandem-lb closes it silently.
+  // A connection that sends nothing until `timeout http-request` gets a 408 from both
+  // (haproxy 2.6 without `option http-ignore-probes`, which tandem-lb does not implement).
   v.push_back({"09-limits.cfg#idle", echo_servers(1), true, 0ms, [](Client& c) {
                  int idle = connect_from("127.0.0.1", c.port());
                  auto t0 = Clock::now();
@@ -880,9 +880,9 @@ std::vector<Scenario> scenarios() {
          c.request("answer trailers", get("/trailers", "TE: trailers\r\n"));
          c.request("upstream 500", get("/status/500"));
        }});
-  // Known difference, a tandem-lb bug: a 101 the client did not ask for (no Upgrade) is
-  // answered 502 by haproxy 2.6; tandem-lb passes it to the client, who then believes the
-  // protocol switched while the proxy goes on parsing HTTP.
+  // A 101 the client did not ask for (no Upgrade) is answered 502 by both: passed on, it
+  // would make the client believe the protocol switched while the proxy parses HTTP.
+  // haproxy 2.6 keeps the client connection after that 502, tandem-lb closes it.
   v.push_back({"12-bodies-headers.cfg#101", echo_servers(1), false, 0ms,
                [](Client& c) { c.request("upstream 101 not asked", get("/status/101")); }});
   // Each connection mode, seen from one client connection: the answers, and whether the
@@ -909,9 +909,8 @@ std::vector<Scenario> scenarios() {
   };
   v.push_back({"11-keepalive.cfg", echo_servers(3), true, 0ms,
                keepalive({{"/ka", "FE_PORT"}, {"/sc", "FE_PORT"}, {"/ka", "FE2_PORT"}})});
-  // Known difference: `option httpclose` in a backend. haproxy 2.6 closes the server
-  // connection only ("only the frontend is considered for client connections"); tandem-lb
-  // closes the client's too, and drops the rest of a pipeline.
+  // `option httpclose` in a backend: both close the server connection only ("only the
+  // frontend is considered for client connections"); a pipeline goes on.
   v.push_back(
       {"11-keepalive.cfg#httpclose", echo_servers(3), true, 0ms, keepalive({{"/hc", "FE_PORT"}})});
   return v;
@@ -1043,7 +1042,8 @@ INSTANTIATE_TEST_SUITE_P(differential, Differential,
                          ::testing::Values("01-routing.cfg", "05-roundrobin-weights.cfg",
                                            "06-static-rr-first.cfg", "07-hashing.cfg",
                                            "08-health-checks.cfg", "09-limits.cfg",
-                                           "10-forwardfor.cfg", "11-keepalive.cfg",
+                                           "09-limits.cfg#idle", "10-forwardfor.cfg",
+                                           "11-keepalive.cfg", "11-keepalive.cfg#httpclose",
                                            "12-bodies-headers.cfg"),
                          test_name);
 
@@ -1054,14 +1054,11 @@ INSTANTIATE_TEST_SUITE_P(differential_rules, Differential,
                          test_name);
 
 // Known differences, kept as they are rather than normalized away: weighted round-robin
-// orders request by request (N6), the answer to a connection that stays silent until
-// `timeout http-request` (haproxy: 408; tandem-lb: closes without one), and `option
-// httpclose` in a backend (haproxy keeps the client connection; tandem-lb closes it), and
-// an unasked 101 from the server (haproxy: 502; tandem-lb passes it on).
+// orders request by request (N6), and the connection after the 502 for an unasked 101
+// (haproxy 2.6 keeps it, tandem-lb closes it after any 502).
 INSTANTIATE_TEST_SUITE_P(DISABLED_differential_known, Differential,
                          ::testing::Values("05-roundrobin-weights.cfg#order",
-                                           "06-static-rr-first.cfg#order", "09-limits.cfg#idle",
-                                           "11-keepalive.cfg#httpclose",
+                                           "06-static-rr-first.cfg#order",
                                            "12-bodies-headers.cfg#101"),
                          test_name);
 
