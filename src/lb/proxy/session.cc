@@ -1015,6 +1015,27 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
+  // The proxy's own 502, 503 or 504 for a request it read whole: as haproxy 2.6 does, an
+  // HTTP/1.1 client that wants keep-alive keeps its connection (the built-in page without
+  // its `connection: close`); an errorfile goes out as it is and closes. True: kept.
+  asio::awaitable<bool> send_gateway_error(int status, const http1::Head& head, bool whole) {
+    if (!may_keep_client(head, whole) || head.version != http1::Version::k11 ||
+        !error_page(status).empty() || !client_.is_open()) {
+      co_await send_error(status);
+      co_return false;
+    }
+    std::string page(error_response(status));
+    constexpr std::string_view kClose = "connection: close\r\n";
+    if (size_t at = page.find(kClose); at != std::string::npos && at < page.find("\r\n\r\n")) {
+      page.erase(at, kClose.size());
+    }
+    ++fe_.counters.http_status[status_class(status)];
+    status_ = status;
+    const bool ok = co_await write_client(page);
+    if (!ok) linger_ = true;
+    co_return ok;
+  }
+
   // After the proxy's own final answer the client may still be sending (a body nobody
   // read): closing with unread bytes sends a reset that can destroy the answer on its way.
   // So stop sending, and read and drop for a moment (at most 1 s and 1 MiB) before closing.
@@ -1151,8 +1172,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Connect c =
         co_await connect_server(&head, may_take_idle, head_message_complete_ || head.no_body);
     if (c != Connect::kOk) {
-      if (client_.is_open()) co_await send_error(503);
-      co_return false;
+      if (!client_.is_open()) co_return false;
+      co_return co_await send_gateway_error(503, head, request_whole);
     }
     const bool response_rules = has_response_rules();
     const BackendSpec& bs = *be_->spec;
@@ -1218,6 +1239,10 @@ class Session : public std::enable_shared_from_this<Session> {
       bool resp_chunked = false;
       bool any_response = false;
       const bool client_10 = head.version == http1::Version::k10;
+      // The request body is all read (a pump still running, or one that failed, is not).
+      auto body_read_whole = [&] {
+        return req_done_now || (pump_done_ && req_body_done_ && !req_body_failed_);
+      };
       server_timed_out_ = false;
       while (!done && !stale) {
         if (sbuf_.empty()) {
@@ -1246,14 +1271,16 @@ class Session : public std::enable_shared_from_this<Session> {
             } else {
               ended(SessionEnd::kServerAbort, phase);
             }
+            keep = false;
             if (server_timed_out_ && !head_sent) {
               ++be_->counters.timeouts;
-              co_await send_error(504);
+              keep = co_await send_gateway_error(504, head, body_read_whole());
+              done = keep;
             } else if (!head_sent && client_.is_open()) {
               ++be_->counters.response_errors;
-              co_await send_error(502);
+              keep = co_await send_gateway_error(502, head, body_read_whole());
+              done = keep;
             }
-            keep = false;
             break;
           }
           if (ec == asio::error::eof) {
@@ -1261,8 +1288,9 @@ class Session : public std::enable_shared_from_this<Session> {
             if (p.failed() || !p.message_complete) {
               ++be_->counters.response_errors;
               ended(SessionEnd::kServerAbort, phase);
-              if (!head_sent) co_await send_error(502);
               keep = false;
+              if (!head_sent)
+                done = keep = co_await send_gateway_error(502, head, body_read_whole());
               break;
             }
             done = true;
@@ -1275,8 +1303,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (p.failed()) {
           ++be_->counters.response_errors;
           ended(SessionEnd::kDenied, head_sent ? TermPhase::kData : TermPhase::kHeaders);
-          if (!head_sent) co_await send_error(502);
           keep = false;
+          if (!head_sent) done = keep = co_await send_gateway_error(502, head, body_read_whole());
           break;
         }
         std::string& chunk_out = work().scratch;
@@ -1299,9 +1327,8 @@ class Session : public std::enable_shared_from_this<Session> {
             // 2.6 answers 502 too.
             ++be_->counters.response_errors;
             ended(SessionEnd::kDenied, TermPhase::kHeaders);
-            co_await send_error(502);
-            keep = false;
             server_keep = false;
+            done = keep = co_await send_gateway_error(502, head, body_read_whole());
             break;
           }
           if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
@@ -1311,8 +1338,7 @@ class Session : public std::enable_shared_from_this<Session> {
             Outcome o = run_response_rules(head, rh);
             if (o.kind != Outcome::Kind::kContinue) {
               // The server's answer is dropped, and with it its connection.
-              const bool whole = req_done_now || (pump_done_ && req_body_done_);
-              keep = co_await answer_response_locally(o, head, whole);
+              keep = co_await answer_response_locally(o, head, body_read_whole());
               done = true;
               server_keep = false;
               break;

@@ -512,12 +512,26 @@ TEST_F(ProxyTest, DeadServerIsRetriedElsewhereWithRedispatch) {
   EXPECT_GE(snap.find("be")->backend.redispatches, 2u);
 }
 
-TEST_F(ProxyTest, AllServersDownIs503) {
+// The proxy's own 503 keeps the connection of a client that read its request whole and
+// wants keep-alive (as haproxy 2.6); one that asked to close is closed.
+TEST_F(ProxyTest, AllServersDownIs503AndTheClientConnectionStays) {
   start(http_config({dead_port(), dead_port()}, "", "  retries 1\n"));
-  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(m.head.status, 503);
-  EXPECT_NE(m.body.find("No server is available"), std::string::npos);
-  EXPECT_FALSE(m.head.keep_alive);
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd,
+                       "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string carry;
+  Message one = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(one.head.status, 503);
+  EXPECT_NE(one.body.find("No server is available"), std::string::npos);
+  EXPECT_TRUE(one.head.keep_alive);
+  EXPECT_EQ(http1::find_header(one.head.headers, "Connection"), nullptr);
+  Message two = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(two.head.status, 503);
+  EXPECT_FALSE(two.head.keep_alive);
+  EXPECT_EQ(carry + recv_all(fd), "");
+  ::close(fd);
 }
 
 TEST_F(ProxyTest, MalformedResponseIs502) {
@@ -620,10 +634,18 @@ TEST_F(ProxyTest, UnaskedSwitchingProtocolsIs502) {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
   });
   start(http_config({up.server.port()}));
-  Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(m.head.status, 502);
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string carry;
+  Message one = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(one.head.status, 502);
+  EXPECT_TRUE(one.head.keep_alive);  // the client connection stays, as with haproxy 2.6
+  Message two = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(two.head.status, 502);
+  ::close(fd);
   auto snap = rt_->snapshot();
-  EXPECT_EQ(snap.find("be")->backend.response_errors, 1u);
+  EXPECT_EQ(snap.find("be")->backend.response_errors, 2u);
 }
 
 // A connection that sends nothing at all until `timeout http-request` gets a 408 (haproxy

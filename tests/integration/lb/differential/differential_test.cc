@@ -22,9 +22,6 @@
 //     one name: haproxy 2.6 sends its own error pages with Connection before Content-Type
 //     when the mux answers (408) and after it otherwise; RFC 9110 5.3 gives the order of
 //     different names no meaning.
-//  N5 `Connection: close` on a 503 made by the proxy is not compared: haproxy 2.6 keeps the
-//     client connection after "no server is available", tandem-lb closes it (allowed either
-//     way; a difference noted in the report of this suite).
 //  N6 weighted round robin is compared per cycle (how many requests each server gets in
 //     each cycle of total-weight requests), not request by request: haproxy interleaves
 //     3:1:2 as s1 s3 s1 s2 s1 s3 and static-rr 2:1 as s1 s1 s2, tandem-lb's smooth
@@ -519,7 +516,6 @@ std::string describe(const Answer& a, bool http10_client = false) {
     std::string name = lower(h.name);  // N1
     std::string value = h.value;
     if (!a.server.empty() && name == "content-length") value = "(length of the echo)";  // N2
-    if (a.server.empty() && a.status == 503 && name == "connection") continue;          // N5
     if (http10_client && name == "transfer-encoding") continue;                         // N7
     headers.emplace_back(std::move(name), std::move(value));
   }
@@ -881,8 +877,8 @@ std::vector<Scenario> scenarios() {
          c.request("upstream 500", get("/status/500"));
        }});
   // A 101 the client did not ask for (no Upgrade) is answered 502 by both: passed on, it
-  // would make the client believe the protocol switched while the proxy parses HTTP.
-  // haproxy 2.6 keeps the client connection after that 502, tandem-lb closes it.
+  // would make the client believe the protocol switched while the proxy parses HTTP. Both
+  // keep the client connection after that 502.
   v.push_back({"12-bodies-headers.cfg#101", echo_servers(1), false, 0ms,
                [](Client& c) { c.request("upstream 101 not asked", get("/status/101")); }});
   // Each connection mode, seen from one client connection: the answers, and whether the
@@ -1044,7 +1040,7 @@ INSTANTIATE_TEST_SUITE_P(differential, Differential,
                                            "08-health-checks.cfg", "09-limits.cfg",
                                            "09-limits.cfg#idle", "10-forwardfor.cfg",
                                            "11-keepalive.cfg", "11-keepalive.cfg#httpclose",
-                                           "12-bodies-headers.cfg"),
+                                           "12-bodies-headers.cfg", "12-bodies-headers.cfg#101"),
                          test_name);
 
 // The configs with http-request/http-response rules.
@@ -1054,12 +1050,10 @@ INSTANTIATE_TEST_SUITE_P(differential_rules, Differential,
                          test_name);
 
 // Known differences, kept as they are rather than normalized away: weighted round-robin
-// orders request by request (N6), and the connection after the 502 for an unasked 101
-// (haproxy 2.6 keeps it, tandem-lb closes it after any 502).
+// orders request by request (N6).
 INSTANTIATE_TEST_SUITE_P(DISABLED_differential_known, Differential,
                          ::testing::Values("05-roundrobin-weights.cfg#order",
-                                           "06-static-rr-first.cfg#order",
-                                           "12-bodies-headers.cfg#101"),
+                                           "06-static-rr-first.cfg#order"),
                          test_name);
 
 // Every file under configs/ has a scenario, and every scenario's file exists.
