@@ -60,6 +60,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../socket_util.h"
 #include "lb/http1.h"
 
 #ifndef TANDEM_LB_BINARY
@@ -77,17 +78,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using netutil::send_all;
+using netutil::set_timeouts;
 
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 
 // ---- sockets ----
-
-void set_timeouts(int fd, std::chrono::milliseconds t) {
-  timeval tv{static_cast<time_t>(t.count() / 1000),
-             static_cast<suseconds_t>((t.count() % 1000) * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
 
 // A connection to 127.0.0.1:port from `src` (any 127/8 address works on loopback).
 int connect_from(const std::string& src, uint16_t port, std::chrono::milliseconds t = 3000ms) {
@@ -109,15 +105,6 @@ int connect_from(const std::string& src, uint16_t port, std::chrono::millisecond
     return -1;
   }
   return fd;
-}
-
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // A port nothing listens on now (bound, then closed): for the proxies' listeners and for
