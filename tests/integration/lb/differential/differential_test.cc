@@ -25,8 +25,8 @@
 //  N6 weighted round robin is compared per cycle (how many requests each server gets in
 //     each cycle of total-weight requests), not request by request: haproxy interleaves
 //     3:1:2 as s1 s3 s1 s2 s1 s3 and static-rr 2:1 as s1 s1 s2, tandem-lb's smooth
-//     weighted order gives s1 s3 s1 s2 s3 s1 and s1 s2 s1. The exact orders are kept in
-//     the DISABLED_differential_known cases. Equal weights are compared in order.
+//     weighted order gives s1 s3 s1 s2 s3 s1 and s1 s2 s1 (docs/lb.md lists the
+//     difference). Equal weights are compared in order.
 //  N8 the TE request header is not compared: haproxy 2.6 passes "TE: trailers" on to the
 //     server, tandem-lb removes TE as the hop-by-hop header it is (RFC 9110 7.6.1).
 //  N7 Transfer-Encoding in an answer to an HTTP/1.0 client is not compared (the body is):
@@ -691,44 +691,35 @@ std::vector<Scenario> scenarios() {
                  c.request("500", get("/status/500"));
                  c.request("404", get("/status/404"));
                }});
-  // N6: weighted sequences per cycle here, in order in the "#order" variants.
-  auto roundrobin = [](bool exact) {
-    return [exact](Client& c) {
-      std::vector<std::string> weighted, equal;
-      for (int i = 0; i < 12; ++i) weighted.push_back(c.exchange(get("/")).server);
-      for (int i = 0; i < 9; ++i) equal.push_back(c.exchange(get("/equal")).server);
-      c.note("weighted 3:1:2", exact ? joined(weighted) : per_cycle(weighted, 6));
-      c.note("equal weights in order", joined(equal));
-    };
-  };
-  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, roundrobin(false)});
-  v.push_back({"05-roundrobin-weights.cfg#order", echo_servers(6), false, 0ms, roundrobin(true)});
-  auto static_rr = [](bool exact) {
-    return [exact](Client& c) {
-      std::vector<std::string> seq;
-      for (int i = 0; i < 9; ++i) seq.push_back(c.exchange(get("/")).server);
-      c.note("static-rr 2:1", exact ? joined(seq) : per_cycle(seq, 3));
-      if (exact) return;
-      std::string first;
-      for (int i = 0; i < 4; ++i) first += c.exchange(get("/first")).server + " ";
-      c.note("first, one at a time", first);
-      // Three at once, each held 400 ms by the upstream: s3 takes two (its maxconn), the
-      // third goes to s4.
-      std::vector<std::string> got(3);
-      std::vector<std::thread> ts;
-      for (int i = 0; i < 3; ++i) {
-        ts.emplace_back([&c, &got, i] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(30 * i));
-          got[static_cast<size_t>(i)] = c.exchange(get("/first/slow")).server;
-        });
-      }
-      for (auto& t : ts) t.join();
-      std::sort(got.begin(), got.end());
-      c.note("first, three at once", joined(got));
-    };
-  };
-  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, static_rr(false)});
-  v.push_back({"06-static-rr-first.cfg#order", echo_servers(4), false, 0ms, static_rr(true)});
+  // N6: weighted sequences per cycle; equal weights in order.
+  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, [](Client& c) {
+                 std::vector<std::string> weighted, equal;
+                 for (int i = 0; i < 12; ++i) weighted.push_back(c.exchange(get("/")).server);
+                 for (int i = 0; i < 9; ++i) equal.push_back(c.exchange(get("/equal")).server);
+                 c.note("weighted 3:1:2", per_cycle(weighted, 6));
+                 c.note("equal weights in order", joined(equal));
+               }});
+  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, [](Client& c) {
+                 std::vector<std::string> seq;
+                 for (int i = 0; i < 9; ++i) seq.push_back(c.exchange(get("/")).server);
+                 c.note("static-rr 2:1", per_cycle(seq, 3));
+                 std::string first;
+                 for (int i = 0; i < 4; ++i) first += c.exchange(get("/first")).server + " ";
+                 c.note("first, one at a time", first);
+                 // Three at once, each held 400 ms by the upstream: s3 takes two (its maxconn), the
+                 // third goes to s4.
+                 std::vector<std::string> got(3);
+                 std::vector<std::thread> ts;
+                 for (int i = 0; i < 3; ++i) {
+                   ts.emplace_back([&c, &got, i] {
+                     std::this_thread::sleep_for(std::chrono::milliseconds(30 * i));
+                     got[static_cast<size_t>(i)] = c.exchange(get("/first/slow")).server;
+                   });
+                 }
+                 for (auto& t : ts) t.join();
+                 std::sort(got.begin(), got.end());
+                 c.note("first, three at once", joined(got));
+               }});
   v.push_back({"07-hashing.cfg", echo_servers(6), false, 0ms, [](Client& c) {
                  std::string by_src, by_uri;
                  for (int round = 0; round < 2; ++round) {
@@ -1034,13 +1025,6 @@ INSTANTIATE_TEST_SUITE_P(differential, Differential,
 INSTANTIATE_TEST_SUITE_P(differential_rules, Differential,
                          ::testing::Values("02-request-headers.cfg", "03-deny-redirect-return.cfg",
                                            "04-response-headers.cfg"),
-                         test_name);
-
-// Known differences, kept as they are rather than normalized away: weighted round-robin
-// orders request by request (N6).
-INSTANTIATE_TEST_SUITE_P(DISABLED_differential_known, Differential,
-                         ::testing::Values("05-roundrobin-weights.cfg#order",
-                                           "06-static-rr-first.cfg#order"),
                          test_name);
 
 // Every file under configs/ has a scenario, and every scenario's file exists.
