@@ -40,46 +40,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace netutil;
 
-struct Message {
-  http1::Head head;
-  std::string body;
-  bool complete = false;
-  bool eof = false;  // the peer closed
-};
-
-// Reads one HTTP message with our own parser; `carry` keeps bytes of the next one.
-Message read_message(int fd, http1::Mode mode, std::string& carry,
-                     std::string_view method = "GET") {
-  http1::Parser p(mode);
-  if (mode == http1::Mode::kResponse) p.expect_response_to(method);
-  Message m;
-  char buf[65536];
-  for (;;) {
-    if (!carry.empty()) {
-      auto pr = p.feed(carry);
-      for (auto piece : pr.body) m.body.append(piece);
-      if (pr.head_complete) m.head = p.head();
-      carry.erase(0, pr.consumed);
-      if (pr.failed()) return m;
-      if (pr.message_complete) {
-        if (m.head.interim()) continue;
-        m.complete = true;
-        return m;
-      }
-      if (pr.consumed > 0 && !carry.empty()) continue;
-    }
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      m.eof = true;
-      auto pr = p.finish();
-      for (auto piece : pr.body) m.body.append(piece);
-      if (pr.message_complete) m.complete = true;
-      return m;
-    }
-    carry.append(buf, static_cast<size_t>(n));
-  }
-}
-
 // A fake upstream on 127.0.0.1: one thread accepting, one thread per connection.
 class Upstream {
  public:

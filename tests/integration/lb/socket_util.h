@@ -1,5 +1,6 @@
 // Small blocking-socket helpers shared by the lb integration tests (proxy, smuggling,
-// differential): raw clients on loopback with time-outs, so a test never hangs.
+// differential): raw clients on loopback with time-outs, so a test never hangs, and a
+// reader of whole HTTP messages.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "lb/http1.h"
 
 namespace tandem::lb::netutil {
 
@@ -70,6 +73,47 @@ inline int listening_socket() {
   ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::listen(fd, 128);
   return fd;
+}
+
+struct Message {
+  http1::Head head;
+  std::string body;
+  bool complete = false;
+  bool eof = false;  // the peer closed
+};
+
+// Reads one HTTP message with our own strict parser; `carry` keeps bytes of the next one.
+// Interim (1xx) responses are read past unless `skip_interim` is false.
+inline Message read_message(int fd, http1::Mode mode, std::string& carry,
+                            std::string_view method = "GET", bool skip_interim = true) {
+  http1::Parser p(mode);
+  if (mode == http1::Mode::kResponse) p.expect_response_to(method);
+  Message m;
+  char buf[65536];
+  for (;;) {
+    if (!carry.empty()) {
+      auto pr = p.feed(carry);
+      for (auto piece : pr.body) m.body.append(piece);
+      if (pr.head_complete) m.head = p.head();
+      carry.erase(0, pr.consumed);
+      if (pr.failed()) return m;
+      if (pr.message_complete) {
+        if (skip_interim && m.head.interim()) continue;
+        m.complete = true;
+        return m;
+      }
+      if (pr.consumed > 0 && !carry.empty()) continue;
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      m.eof = true;
+      auto pr = p.finish();
+      for (auto piece : pr.body) m.body.append(piece);
+      if (pr.message_complete) m.complete = true;
+      return m;
+    }
+    carry.append(buf, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace tandem::lb::netutil
