@@ -1,8 +1,11 @@
 // The balancer table: the factory choosing an algorithm file, and what all algorithms share
-// (usability, effective weights with slowstart, active/backup groups, smooth order).
+// (usability, effective weights with slowstart, active/backup groups, haproxy's server map).
 #include "lb/balance/balancer.h"
 
 #include <algorithm>
+#include <numeric>
+#include <optional>
+#include <vector>
 
 #include "lb/balance/internal.h"
 
@@ -96,8 +99,8 @@ BalancerPtr make_balancer(const BalanceSpec& spec) {
     case Algorithm::kSource:
     case Algorithm::kUri:
     case Algorithm::kHdr:
-      return spec.hash_type == HashType::kConsistent ? detail::make_consistent_hash(spec)
-                                                     : detail::make_map_hash(spec);
+      return spec.hash_method == HashMethod::kConsistent ? detail::make_consistent_hash(spec)
+                                                         : detail::make_map_hash(spec);
     case Algorithm::kRandom:
       return detail::make_random(spec);
   }
@@ -125,22 +128,51 @@ Group select_group(std::span<const ServerView> servers, bool all_backups) {
   return g;
 }
 
-std::vector<uint32_t> smooth_order(std::span<const std::pair<uint32_t, uint32_t>> weighted) {
-  uint64_t total = 0;
-  for (const auto& [index, weight] : weighted) total += weight;
-  std::vector<uint32_t> order;
-  order.reserve(total);
-  std::vector<int64_t> current(weighted.size(), 0);
-  for (uint64_t step = 0; step < total; ++step) {
-    size_t best = 0;
-    for (size_t k = 0; k < weighted.size(); ++k) {
-      current[k] += weighted[k].second;
-      if (current[k] > current[best]) best = k;
+std::vector<uint32_t> server_map(std::span<const ServerView> servers, bool all_backups) {
+  // Weights in units of the gcd of all configured weights (0 weights left out).
+  uint32_t gcd = 0;
+  for (const ServerView& s : servers) gcd = std::gcd(gcd, std::min(s.weight, kMaxWeight));
+  if (gcd == 0) gcd = 1;
+  const auto weight = [&](const ServerView& s) { return std::min(s.weight, kMaxWeight) / gcd; };
+
+  const Group g = select_group(servers, all_backups);
+  if (g.kind == Group::Kind::kNone) return {};
+  const bool backup = g.kind == Group::Kind::kBackup;
+  const auto member = [&](const ServerView& s) { return s.backup == backup && is_usable(s); };
+  int64_t total = 0;
+  if (g.only != kAll) {
+    total = weight(servers[g.only]);
+  } else {
+    for (const ServerView& s : servers) {
+      if (member(s)) total += weight(s);
     }
-    current[best] -= static_cast<int64_t>(total);
-    order.push_back(weighted[best].first);
   }
-  return order;
+
+  std::vector<uint32_t> slots;
+  slots.reserve(static_cast<size_t>(total));
+  std::vector<int64_t> score(servers.size(), 0);
+  for (int64_t slot = 0; slot < total; ++slot) {
+    std::optional<size_t> best;
+    int64_t best_rank = 0;
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (!member(servers[i])) continue;
+      if (total == 1) {  // one slot: the first member (the first backup), whatever the weights
+        best = g.only != kAll ? g.only : i;
+        break;
+      }
+      score[i] += weight(servers[i]);
+      // The server furthest ahead of its share; ties go to the earlier declared one.
+      const int64_t rank = (score[i] + total) / total;
+      if (!best || rank > best_rank) {
+        best = i;
+        best_rank = rank;
+      }
+    }
+    if (!best) break;
+    slots.push_back(static_cast<uint32_t>(*best));
+    score[*best] -= total;
+  }
+  return slots;
 }
 
 }  // namespace detail

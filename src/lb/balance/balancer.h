@@ -47,7 +47,7 @@ enum class Algorithm : uint8_t {
 };
 std::string_view to_string(Algorithm a);  // haproxy's keyword: "roundrobin", "static-rr", ...
 
-enum class HashType : uint8_t { kMapBased, kConsistent };
+enum class HashMethod : uint8_t { kMapBased, kConsistent };
 // kDefault is sdbm, with the avalanche modifier when the type is consistent (as haproxy).
 enum class HashFunction : uint8_t { kDefault, kSdbm, kDjb2, kWt6, kCrc32 };
 
@@ -61,7 +61,7 @@ struct UriHashOptions {
 
 struct BalanceSpec {
   Algorithm algorithm = Algorithm::kRoundRobin;
-  HashType hash_type = HashType::kMapBased;
+  HashMethod hash_method = HashMethod::kMapBased;
   HashFunction hash_function = HashFunction::kDefault;
   bool hash_avalanche = false;  // the explicit `avalanche` modifier
   std::string hdr_name;         // for the caller, which looks the header up

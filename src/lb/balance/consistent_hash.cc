@@ -2,7 +2,7 @@
 // server, placed as haproxy's lb_chash does (avalanche(id * 4096 + k)) and looked up the same
 // way (the closer of the points around the key), so when a server leaves only its keys move.
 // Dynamic: during slowstart a server owns only its first effective-weight points. Without a key
-// it falls back to smooth round robin (haproxy walks the ring instead).
+// it falls back to `roundrobin` (haproxy walks the ring instead).
 #include <algorithm>
 #include <vector>
 

@@ -131,7 +131,7 @@ std::optional<uint32_t> request_hash(const BalanceSpec& spec, const PickContext&
   switch (spec.hash_function) {
     case HashFunction::kDefault:
       h = hash_sdbm(key);
-      avalanche = avalanche || spec.hash_type == HashType::kConsistent;
+      avalanche = avalanche || spec.hash_method == HashMethod::kConsistent;
       break;
     case HashFunction::kSdbm:
       h = hash_sdbm(key);

@@ -1,5 +1,5 @@
 // What the algorithm files share and nobody else needs: which servers a pick may choose from
-// (actives, else backups), the common outcome logic, a smooth weighted order, the factories.
+// (actives, else backups), the common outcome logic, haproxy's server map, the factories.
 #pragma once
 
 #include <cstddef>
@@ -60,9 +60,13 @@ PickResult pick_in_group(std::span<const ServerView> servers, bool all_backups,
   return PickResult::server(servers[*i].id);
 }
 
-// Indices of `weighted` (index, weight) repeated weight times, interleaved by smooth weighted
-// round robin: weights 5/1/1 give a a b a c a a. Costs sum(weights) * count at rebuild.
-std::vector<uint32_t> smooth_order(std::span<const std::pair<uint32_t, uint32_t>> weighted);
+// haproxy's server map for static-rr and map-based hashing: the slots of the group a pick
+// uses (the usable actives, else the usable backups), each server in weight / gcd slots,
+// interleaved by declaration order (the first server declared opens the table and wins ties).
+// The gcd is taken over every server's weight, as haproxy takes it at startup. Without
+// allbackups the table is as long as the first backup's weight, yet filled from all usable
+// backups as haproxy 2.6 does. Costs slots * servers at rebuild.
+std::vector<uint32_t> server_map(std::span<const ServerView> servers, bool all_backups);
 
 // Maps 64 random bits onto [0, n) without division; the bias is below 2^-32.
 inline uint32_t bounded(uint64_t r, uint32_t n) {

@@ -1,6 +1,7 @@
 // `balance source|uri|hdr` with `hash-type map-based` (haproxy's default): hash modulo the total
-// weight indexes a weighted table fixed at rebuild. Smooth, but most keys move when the pool
-// changes. Without a key it falls back to static round robin on the same servers, as haproxy.
+// weight indexes haproxy's server map (server_map(), fixed at rebuild), so a key lands on the
+// server haproxy would choose. Most keys move when the pool changes. Without a key it falls back
+// to static round robin on the same servers, as haproxy.
 #include <vector>
 
 #include "lb/balance/hash.h"
@@ -15,13 +16,7 @@ class MapHash final : public Balancer {
 
   void rebuild(std::span<const ServerView> servers, core::TimePoint now) override {
     size_ = servers.size();
-    std::vector<std::pair<uint32_t, uint32_t>> active, backup;
-    for (uint32_t i = 0; i < servers.size(); ++i) {
-      if (!is_usable(servers[i])) continue;
-      (servers[i].backup ? backup : active).emplace_back(i, servers[i].weight);
-    }
-    active_ = smooth_order(active);
-    backup_ = smooth_order(backup);
+    map_ = server_map(servers, spec_.all_backups);
     fallback_->rebuild(servers, now);
   }
 
@@ -32,8 +27,7 @@ class MapHash final : public Balancer {
     if (!hash) return fallback_->pick(ctx, servers, now);
     return pick_in_group(servers, spec_.all_backups, ctx.exclude,
                          [&](const Group& g, std::optional<uint32_t> exclude) {
-                           const auto& table = g.kind == Group::Kind::kBackup ? backup_ : active_;
-                           return lookup(table, *hash, g, exclude, servers, now);
+                           return lookup(map_, *hash, g, exclude, servers, now);
                          });
   }
 
@@ -45,7 +39,12 @@ class MapHash final : public Balancer {
                                       std::span<const ServerView> servers, core::TimePoint now) {
     for (size_t k = 0; k < table.size(); ++k) {
       const uint32_t i = table[(hash % table.size() + k) % table.size()];
-      if (is_candidate(servers[i], i, g, exclude, now)) return i;
+      const ServerView& s = servers[i];
+      // Any server of the group's kind: the map may hold several backups (see server_map()).
+      if (s.backup == (g.kind == Group::Kind::kBackup) && is_usable(s) &&
+          (!exclude || s.id != *exclude) && has_free_slot(s, now)) {
+        return i;
+      }
     }
     return first_candidate(servers, g, exclude, now);
   }
@@ -53,7 +52,7 @@ class MapHash final : public Balancer {
   BalanceSpec spec_;
   BalancerPtr fallback_;
   size_t size_ = static_cast<size_t>(-1);
-  std::vector<uint32_t> active_, backup_;
+  std::vector<uint32_t> map_;  // haproxy's server map: the key's server is map_[hash % size]
 };
 
 }  // namespace

@@ -1,5 +1,11 @@
-// `balance static-rr`: a weighted order fixed at rebuild (weights and states of that moment, no
-// slowstart), walked in turn; servers that went down, filled up or are excluded are skipped.
+// `balance static-rr`: haproxy's map-based round robin. rebuild() lays out the server map of
+// the weights and states of that moment (see server_map(); no slowstart), and picks walk it from
+// where the last one stopped, so 2:1 gives s1 s1 s2 as haproxy does. The walk position survives
+// rebuilds (haproxy keeps it when the map is recomputed and restarts at 0 when it falls off the
+// end). A server that cannot take the request now (full, excluded, down since the rebuild) is
+// passed over; the excluded one is still taken when nobody else can.
+//
+// Cost: pick() is O(1) when the next slot's server is free, O(slots) at worst.
 #include <vector>
 
 #include "lb/balance/internal.h"
@@ -13,14 +19,7 @@ class StaticRr final : public Balancer {
 
   void rebuild(std::span<const ServerView> servers, core::TimePoint /*now*/) override {
     size_ = servers.size();
-    std::vector<std::pair<uint32_t, uint32_t>> active, backup;
-    for (uint32_t i = 0; i < servers.size(); ++i) {
-      if (!is_usable(servers[i])) continue;
-      (servers[i].backup ? backup : active).emplace_back(i, servers[i].weight);
-    }
-    active_ = smooth_order(active);
-    backup_ = smooth_order(backup);
-    active_pos_ = backup_pos_ = 0;
+    map_ = server_map(servers, all_backups_);
   }
 
   PickResult pick(const PickContext& ctx, std::span<const ServerView> servers,
@@ -28,31 +27,46 @@ class StaticRr final : public Balancer {
     if (size_ != servers.size()) rebuild(servers, now);
     return pick_in_group(servers, all_backups_, ctx.exclude,
                          [&](const Group& g, std::optional<uint32_t> exclude) {
-                           const bool bk = g.kind == Group::Kind::kBackup;
-                           return walk(bk ? backup_ : active_, bk ? backup_pos_ : active_pos_, g,
-                                       exclude, servers, now);
+                           return walk(g, exclude, servers, now);
                          });
   }
 
  private:
-  static std::optional<size_t> walk(const std::vector<uint32_t>& order, size_t& pos, const Group& g,
-                                    std::optional<uint32_t> exclude,
-                                    std::span<const ServerView> servers, core::TimePoint now) {
-    for (size_t k = 0; k < order.size(); ++k) {
-      const size_t at = (pos + k) % order.size();
-      const uint32_t i = order[at];
-      if (is_candidate(servers[i], i, g, exclude, now)) {
-        pos = (at + 1) % order.size();
-        return i;
+  std::optional<size_t> walk(const Group& g, std::optional<uint32_t> exclude,
+                             std::span<const ServerView> servers, core::TimePoint now) {
+    if (pos_ >= map_.size()) pos_ = 0;
+    const bool backup = g.kind == Group::Kind::kBackup;
+    std::optional<size_t> avoided;
+    size_t avoided_next = 0;
+    size_t at = pos_;
+    for (size_t k = 0; k < map_.size(); ++k) {
+      const uint32_t i = map_[at];
+      const size_t after = at + 1;  // kept unwrapped: a longer map after a rebuild goes on
+      at = after == map_.size() ? 0 : after;
+      const ServerView& s = servers[i];
+      // The map may hold several backups without allbackups (see server_map()): any usable
+      // server of the group's kind is fine here.
+      if (s.backup != backup || !is_usable(s) || !has_free_slot(s, now)) continue;
+      if (exclude && s.id == *exclude) {
+        avoided = i;
+        avoided_next = after;
+        continue;
       }
+      pos_ = after;
+      return i;
     }
+    if (avoided) {
+      pos_ = avoided_next;
+      return avoided;
+    }
+    // A server up since the last rebuild is not in the map: still answer while one can.
     return first_candidate(servers, g, exclude, now);
   }
 
   bool all_backups_;
   size_t size_ = static_cast<size_t>(-1);
-  std::vector<uint32_t> active_, backup_;
-  size_t active_pos_ = 0, backup_pos_ = 0;
+  std::vector<uint32_t> map_;
+  size_t pos_ = 0;
 };
 
 }  // namespace

@@ -22,7 +22,7 @@ Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_
   impl_->conns = conns;
   BalanceSpec b;
   b.algorithm = static_cast<Algorithm>(spec.algorithm);
-  b.hash_type = spec.consistent ? HashType::kConsistent : HashType::kMapBased;
+  b.hash_method = spec.consistent ? HashMethod::kConsistent : HashMethod::kMapBased;
   b.hash_function = static_cast<HashFunction>(spec.hash_function);
   b.hash_avalanche = spec.avalanche;
   b.hdr_name = spec.hdr_name;

@@ -1,6 +1,5 @@
 // A backend's servers around its balancer, one object shared by every worker thread (as
-// haproxy shares a backend's lb tree under a lock), so a rotation is global. Kept apart from
-// config.h because lb::HashType names a struct there and an enum in balance/balancer.h.
+// haproxy shares a backend's lb tree under a lock), so a rotation is global.
 #pragma once
 
 #include <atomic>

@@ -29,10 +29,10 @@ std::vector<ServerView> pool_of(std::vector<uint32_t> weights) {
   return pool;
 }
 
-BalancerPtr make(Algorithm a, HashType t, std::span<const ServerView> pool) {
+BalancerPtr make(Algorithm a, HashMethod t, std::span<const ServerView> pool) {
   BalanceSpec spec;
   spec.algorithm = a;
-  spec.hash_type = t;
+  spec.hash_method = t;
   BalancerPtr b = make_balancer(spec);
   b->rebuild(pool, kT0);
   return b;
@@ -79,7 +79,7 @@ TEST(Hash, DefaultFunctionPerTypeAsHaproxy) {
   BalanceSpec spec;
   spec.algorithm = Algorithm::kUri;
   EXPECT_EQ(request_hash(spec, ctx), 0x33242976u);  // map-based: plain sdbm
-  spec.hash_type = HashType::kConsistent;
+  spec.hash_method = HashMethod::kConsistent;
   EXPECT_EQ(request_hash(spec, ctx), hash_avalanche(0x33242976u));  // consistent: + avalanche
   spec.hash_function = HashFunction::kDjb2;
   EXPECT_EQ(request_hash(spec, ctx), 0xe114b9cfu);  // a named function: no implicit avalanche
@@ -134,9 +134,9 @@ TEST(Hash, DomainOnly) {
   EXPECT_EQ(domain_part("a.b.c.d"), "c");
 }
 
-class HashTypes : public ::testing::TestWithParam<HashType> {};
+class HashMethods : public ::testing::TestWithParam<HashMethod> {};
 
-TEST_P(HashTypes, SameKeySameServerAcrossRestarts) {
+TEST_P(HashMethods, SameKeySameServerAcrossRestarts) {
   const auto pool = pool_of({1, 2, 3, 1, 5});
   for (Algorithm a : {Algorithm::kSource, Algorithm::kUri, Algorithm::kHdr}) {
     auto first = make(a, GetParam(), pool);
@@ -156,13 +156,13 @@ TEST_P(HashTypes, SameKeySameServerAcrossRestarts) {
   }
 }
 
-TEST_P(HashTypes, DistributionFollowsWeights) {
+TEST_P(HashMethods, DistributionFollowsWeights) {
   const auto pool = pool_of({1, 2, 3, 4});
   auto b = make(Algorithm::kUri, GetParam(), pool);
   std::map<uint32_t, int> c;
   for (uint32_t id : placement(*b, pool, 10'000)) ++c[id];
   // Map-based is smooth; consistent with 16..64 points per server is rough by nature.
-  const double tolerance = GetParam() == HashType::kMapBased ? 0.03 : 0.20;
+  const double tolerance = GetParam() == HashMethod::kMapBased ? 0.03 : 0.20;
   for (uint32_t id = 1; id <= 4; ++id) {
     const double expected = 10'000.0 * id / 10;
     EXPECT_NEAR(c[id], expected, expected * tolerance) << "server " << id;
@@ -170,7 +170,7 @@ TEST_P(HashTypes, DistributionFollowsWeights) {
   RecordProperty("shares", ::testing::PrintToString(c));
 }
 
-TEST_P(HashTypes, MissingKeyFallsBackToRoundRobin) {
+TEST_P(HashMethods, MissingKeyFallsBackToRoundRobin) {
   const auto pool = pool_of({1, 1, 1});
   auto b = make(Algorithm::kHdr, GetParam(), pool);
   std::map<uint32_t, int> c;
@@ -180,7 +180,7 @@ TEST_P(HashTypes, MissingKeyFallsBackToRoundRobin) {
   EXPECT_EQ(c[3], 100);
 }
 
-TEST_P(HashTypes, DownServerKeysMoveOthersStayForConsistent) {
+TEST_P(HashMethods, DownServerKeysMoveOthersStayForConsistent) {
   auto pool = pool_of({1, 1, 1, 1, 1});
   auto b = make(Algorithm::kUri, GetParam(), pool);
   const auto before = placement(*b, pool, 10'000);
@@ -194,7 +194,7 @@ TEST_P(HashTypes, DownServerKeysMoveOthersStayForConsistent) {
     if (before[i] != after[i] && before[i] != 3) ++moved_elsewhere;
   }
   RecordProperty("moved", moved);
-  if (GetParam() == HashType::kConsistent) {
+  if (GetParam() == HashMethod::kConsistent) {
     EXPECT_EQ(moved_elsewhere, 0);  // only the lost server's keys move
     EXPECT_NEAR(moved, 2000, 600);  // about 1/5 of the keys
   } else {
@@ -202,15 +202,15 @@ TEST_P(HashTypes, DownServerKeysMoveOthersStayForConsistent) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Hash, HashTypes,
-                         ::testing::Values(HashType::kMapBased, HashType::kConsistent),
+INSTANTIATE_TEST_SUITE_P(Hash, HashMethods,
+                         ::testing::Values(HashMethod::kMapBased, HashMethod::kConsistent),
                          [](const auto& p) {
-                           return p.param == HashType::kMapBased ? "MapBased" : "Consistent";
+                           return p.param == HashMethod::kMapBased ? "MapBased" : "Consistent";
                          });
 
 TEST(Hash, ConsistentRemovingOneOfFiveMovesAboutAFifth) {
   auto pool = pool_of({1, 1, 1, 1, 1});
-  auto b = make(Algorithm::kUri, HashType::kConsistent, pool);
+  auto b = make(Algorithm::kUri, HashMethod::kConsistent, pool);
   const auto before = placement(*b, pool, 10'000);
   pool.erase(pool.begin() + 3);  // server id 4 leaves the configuration
   b->rebuild(pool, kT0);
@@ -231,7 +231,7 @@ TEST(Hash, ConsistentRemovingOneOfFiveMovesAboutAFifth) {
 
 TEST(Hash, MapBasedRemovingOneOfFiveMovesMost) {
   auto pool = pool_of({1, 1, 1, 1, 1});
-  auto b = make(Algorithm::kUri, HashType::kMapBased, pool);
+  auto b = make(Algorithm::kUri, HashMethod::kMapBased, pool);
   const auto before = placement(*b, pool, 10'000);
   pool.erase(pool.begin() + 3);
   b->rebuild(pool, kT0);
@@ -245,7 +245,7 @@ TEST(Hash, ConsistentSlowstartOwnsAGrowingShare) {
   auto pool = pool_of({1, 1});
   pool[1].up_since = kT0;
   pool[1].slowstart = 100s;
-  auto b = make(Algorithm::kUri, HashType::kConsistent, pool);
+  auto b = make(Algorithm::kUri, HashMethod::kConsistent, pool);
   auto share_at = [&](core::Duration at) {
     int n = 0;
     for (int i = 0; i < 4000; ++i) {
@@ -265,7 +265,7 @@ TEST(Hash, ConsistentSlowstartOwnsAGrowingShare) {
 
 TEST(Hash, FullServerHandsItsKeysOnAndGetsThemBack) {
   auto pool = pool_of({1, 1, 1});
-  for (HashType t : {HashType::kMapBased, HashType::kConsistent}) {
+  for (HashMethod t : {HashMethod::kMapBased, HashMethod::kConsistent}) {
     auto b = make(Algorithm::kUri, t, pool);
     const auto before = placement(*b, pool, 1000);
     pool[0].maxconn = 1;
@@ -286,7 +286,7 @@ TEST(Hash, FullServerHandsItsKeysOnAndGetsThemBack) {
 
 TEST(Hash, ExcludedServerHandsTheKeyOn) {
   const auto pool = pool_of({1, 1, 1});
-  for (HashType t : {HashType::kMapBased, HashType::kConsistent}) {
+  for (HashMethod t : {HashMethod::kMapBased, HashMethod::kConsistent}) {
     auto b = make(Algorithm::kUri, t, pool);
     for (int i = 0; i < 300; ++i) {
       PickContext ctx;

@@ -81,10 +81,10 @@ struct Case {
   BalanceSpec spec;
 };
 
-BalanceSpec spec_of(Algorithm a, HashType t = HashType::kMapBased, uint32_t draws = 2) {
+BalanceSpec spec_of(Algorithm a, HashMethod t = HashMethod::kMapBased, uint32_t draws = 2) {
   BalanceSpec s;
   s.algorithm = a;
-  s.hash_type = t;
+  s.hash_method = t;
   s.random_draws = draws;
   return s;
 }
@@ -235,12 +235,12 @@ const Case kCases[] = {
     {"LeastConn", spec_of(Algorithm::kLeastConn)},
     {"First", spec_of(Algorithm::kFirst)},
     {"SourceMap", spec_of(Algorithm::kSource)},
-    {"SourceConsistent", spec_of(Algorithm::kSource, HashType::kConsistent)},
+    {"SourceConsistent", spec_of(Algorithm::kSource, HashMethod::kConsistent)},
     {"UriMap", spec_of(Algorithm::kUri)},
-    {"UriConsistent", spec_of(Algorithm::kUri, HashType::kConsistent)},
+    {"UriConsistent", spec_of(Algorithm::kUri, HashMethod::kConsistent)},
     {"HdrMap", spec_of(Algorithm::kHdr)},
-    {"HdrConsistent", spec_of(Algorithm::kHdr, HashType::kConsistent)},
-    {"Random1", spec_of(Algorithm::kRandom, HashType::kMapBased, 1)},
+    {"HdrConsistent", spec_of(Algorithm::kHdr, HashMethod::kConsistent)},
+    {"Random1", spec_of(Algorithm::kRandom, HashMethod::kMapBased, 1)},
     {"Random2", spec_of(Algorithm::kRandom)},
 };
 

@@ -22,11 +22,6 @@
 //     one name: haproxy 2.6 sends its own error pages with Connection before Content-Type
 //     when the mux answers (408) and after it otherwise; RFC 9110 5.3 gives the order of
 //     different names no meaning.
-//  N6 weighted round robin is compared per cycle (how many requests each server gets in
-//     each cycle of total-weight requests), not request by request: haproxy interleaves
-//     3:1:2 as s1 s3 s1 s2 s1 s3 and static-rr 2:1 as s1 s1 s2, tandem-lb's smooth
-//     weighted order gives s1 s3 s1 s2 s3 s1 and s1 s2 s1 (docs/lb.md lists the
-//     difference). Equal weights are compared in order.
 //  N8 the TE request header is not compared: haproxy 2.6 passes "TE: trailers" on to the
 //     server, tandem-lb removes TE as the hop-by-hop header it is (RFC 9110 7.6.1).
 //  N7 Transfer-Encoding in an answer to an HTTP/1.0 client is not compared (the body is):
@@ -519,18 +514,6 @@ std::string describe(const Answer& a, bool http10_client = false) {
   return s;
 }
 
-// Servers per cycle of `cycle` answers: "s1=3 s2=1 s3=2 | ..." (the weights' proportions).
-std::string per_cycle(const std::vector<std::string>& seq, size_t cycle) {
-  std::string out;
-  for (size_t at = 0; at < seq.size(); at += cycle) {
-    std::map<std::string, int> n;
-    for (size_t i = at; i < std::min(seq.size(), at + cycle); ++i) ++n[seq[i]];
-    if (!out.empty()) out += "| ";
-    for (const auto& [name, count] : n) out += name + "=" + std::to_string(count) + " ";
-  }
-  return out;
-}
-
 std::string joined(const std::vector<std::string>& seq) {
   std::string out;
   for (const auto& s : seq) out += s + " ";
@@ -691,18 +674,22 @@ std::vector<Scenario> scenarios() {
                  c.request("500", get("/status/500"));
                  c.request("404", get("/status/404"));
                }});
-  // N6: weighted sequences per cycle; equal weights in order.
-  v.push_back({"05-roundrobin-weights.cfg", echo_servers(6), false, 0ms, [](Client& c) {
-                 std::vector<std::string> weighted, equal;
-                 for (int i = 0; i < 12; ++i) weighted.push_back(c.exchange(get("/")).server);
-                 for (int i = 0; i < 9; ++i) equal.push_back(c.exchange(get("/equal")).server);
-                 c.note("weighted 3:1:2", per_cycle(weighted, 6));
-                 c.note("equal weights in order", joined(equal));
+  // Round robin and static-rr: the exact server sequences, three cycles of the weights.
+  auto sequence = [](Client& c, const std::string& path, int n) {
+    std::vector<std::string> seq;
+    for (int i = 0; i < n; ++i) seq.push_back(c.exchange(get(path)).server);
+    return joined(seq);
+  };
+  v.push_back({"05-roundrobin-weights.cfg", echo_servers(13), false, 0ms, [=](Client& c) {
+                 c.note("weighted 3:1:2", sequence(c, "/", 18));
+                 c.note("equal weights", sequence(c, "/equal", 9));
+                 c.note("weighted 10:3:7:1", sequence(c, "/big", 63));
+                 c.note("actives 5:1 with a backup", sequence(c, "/backup", 18));
                }});
-  v.push_back({"06-static-rr-first.cfg", echo_servers(4), false, 0ms, [](Client& c) {
-                 std::vector<std::string> seq;
-                 for (int i = 0; i < 9; ++i) seq.push_back(c.exchange(get("/")).server);
-                 c.note("static-rr 2:1", per_cycle(seq, 3));
+  v.push_back({"06-static-rr-first.cfg", echo_servers(11), false, 0ms, [=](Client& c) {
+                 c.note("static-rr 2:1", sequence(c, "/", 9));
+                 c.note("static-rr 10:3:7:1", sequence(c, "/big", 63));
+                 c.note("static-rr backups 2 and 3", sequence(c, "/backup", 10));
                  std::string first;
                  for (int i = 0; i < 4; ++i) first += c.exchange(get("/first")).server + " ";
                  c.note("first, one at a time", first);
