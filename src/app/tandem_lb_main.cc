@@ -1,13 +1,17 @@
 // tandem-lb: the load balancer. Flags as haproxy's; wiring only.
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +53,103 @@ constexpr std::string_view kPrometheus = "prometheus-exporter";
 std::string node_name() {
   utsname u{};
   return ::uname(&u) == 0 ? std::string(u.nodename) : std::string();
+}
+
+int64_t unix_now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A server state file, read before chroot: haproxy reads them at start-up as well.
+struct StateFileRead {
+  tandem::lb::stats::FileInfo info;
+  tandem::lb::stats::StateFile parsed;
+};
+
+constexpr size_t kMaxStateFile = 64u << 20;  // far above a dump of 100k servers
+
+StateFileRead read_state_file(const std::string& path) {
+  StateFileRead r;
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    // As haproxy: no file is not an error; the servers start as configured.
+    r.parsed.warnings.push_back(
+        fmt::format("cannot open server state file '{}': {}", path, std::strerror(errno)));
+    return r;
+  }
+  struct stat st {};
+  if (::fstat(::fileno(f), &st) == 0) {
+    r.info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+  std::string text;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= kMaxStateFile) {
+    text.append(buf, n);
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || text.size() > kMaxStateFile) {
+    r.parsed.warnings.push_back(fmt::format("server state file '{}' not read: {}", path,
+                                            failed ? "read error" : "larger than 64 MiB"));
+    return r;
+  }
+  r.info.found = true;
+  r.parsed = tandem::lb::stats::parse_state_file(text, path);
+  return r;
+}
+
+// The saved states a starting worker restores: the master's hand-over and the server state
+// files the backends name, each backend from the fresher of the two (see
+// stats::choose_state_source). Returns the lines to restore.
+std::vector<tandem::lb::stats::SavedServer> saved_states_to_restore(
+    const tandem::lb::Config& config, const std::string& handover_text,
+    const std::map<std::string, StateFileRead>& files) {
+  namespace stats = tandem::lb::stats;
+  using tandem::core::logger;
+  std::vector<stats::SavedServer> handover;
+  std::optional<int64_t> handover_ns;
+  if (!handover_text.empty()) {
+    auto parsed = stats::parse_servers_state(handover_text);
+    if (!parsed) {
+      logger().warn("server states of the previous worker not restored: {}",
+                    parsed.error().to_string());
+    } else {
+      handover = std::move(*parsed);
+      handover_ns = stats::saved_time(handover_text);
+    }
+  }
+  std::vector<stats::SavedServer> out;
+  for (const auto& p : config.proxies) {
+    if (!p.is_backend()) continue;
+    const bool in_handover = std::any_of(handover.begin(), handover.end(),
+                                         [&](const auto& s) { return s.backend == p.name; });
+    const std::string path = stats::state_file_path(config.global, p);
+    std::optional<stats::FileInfo> file;
+    const StateFileRead* read = nullptr;
+    if (auto it = files.find(path); !path.empty() && it != files.end()) {
+      read = &it->second;
+      file = read->info;
+    }
+    switch (stats::choose_state_source(in_handover, handover_ns, file)) {
+      case stats::StateSource::kNone:
+        break;
+      case stats::StateSource::kHandOver:
+        if (file && file->found) {
+          logger().info("backend {}: server states from the previous worker, newer than '{}'",
+                        p.name, path);
+        }
+        for (const auto& s : handover)
+          if (s.backend == p.name) out.push_back(s);
+        break;
+      case stats::StateSource::kFile:
+        for (const auto& s : read->parsed.servers)
+          if (s.backend == p.name) out.push_back(s);
+        break;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -198,8 +299,11 @@ int main(int argc, char** argv) {
     if (!maint) rt.set_server_up(backend, server, true);
   };
   // Under a master, the servers' operator states go to the next worker (reloads keep them).
+  // The time of writing lets the next worker tell whether a server state file is newer.
   hooks.on_admin_change = [&live] {
-    if (live != nullptr) app::save_server_state(lb::stats::render_servers_state(live->view()));
+    if (live == nullptr) return;
+    app::save_server_state(
+        lb::stats::with_saved_time(lb::stats::render_servers_state(live->view()), unix_now_ns()));
   };
   lb::stats::LiveStats live_stats(config, rt, main_loop, process, std::move(hooks));
   live = &live_stats;
@@ -248,10 +352,38 @@ int main(int argc, char** argv) {
           .dump = [&] { soft_stop(SIGUSR1); },
           .user2 = [] { core::logger().warn("SIGUSR2: ignored: reloads need the master (-W)"); },
       });
+  // server-state-file / load-server-state-from-file: read now, before a chroot; each file once.
+  std::map<std::string, StateFileRead> state_files;
+  for (const auto& p : config.proxies) {
+    if (!p.is_backend()) continue;
+    std::string path = lb::stats::state_file_path(config.global, p);
+    if (path.empty() || state_files.contains(path)) continue;
+    StateFileRead read = read_state_file(path);
+    for (const auto& w : read.parsed.warnings) core::logger().warn("{}", w);
+    state_files.emplace(std::move(path), std::move(read));
+  }
   // global user/group/chroot: everything is bound, no worker thread runs yet.
   if (auto ok = app::drop_privileges(config.global); !ok) {
     core::logger().error("cannot start: {}", ok.error().to_string());
     return 1;
+  }
+  // The saved operator states (maintenance, drain, weight): the previous worker's, handed
+  // over by the master, and the server state files; applied before any traffic, as haproxy.
+  std::set<std::pair<std::string, std::string>> restored_maint;
+  {
+    auto saved = saved_states_to_restore(config, app::read_saved_server_state(), state_files);
+    for (const auto& c : lb::stats::changes_to_restore(live_stats.view(), saved)) {
+      if (!c.note.empty()) core::logger().info("server {}/{}: {}", c.backend, c.server, c.note);
+      if (!c.set_admin && !c.set_weight) continue;
+      if (c.set_admin) (void)live_stats.set_admin_state(c.backend, c.server, c.admin);
+      if (c.set_admin && c.admin == lb::stats::AdminState::kMaint)
+        restored_maint.insert({c.backend, c.server});
+      if (c.set_weight) (void)live_stats.set_weight(c.backend, c.server, c.weight);
+      core::logger().info("server {}/{}: {}{}{} restored from the saved server state", c.backend,
+                          c.server, c.set_admin ? lb::stats::to_string(c.admin) : "",
+                          c.set_admin && c.set_weight ? ", " : "",
+                          c.set_weight ? fmt::format("weight {}", c.weight) : "");
+    }
   }
   rt.start();
   // Health checks run on the main loop; a change takes the server out of (or back into)
@@ -278,7 +410,11 @@ int main(int argc, char** argv) {
       core::logger().error("{}: health checks: {}", p.name, ok.error().to_string());
       continue;
     }
-    for (const auto& [key, id] : names) checked[key] = {checker.get(), id};
+    for (const auto& [key, id] : names) {
+      checked[key] = {checker.get(), id};
+      // Restored into maintenance before the checkers existed: no checks for it either.
+      if (restored_maint.contains(key)) checker->set_maintenance(id, true);
+    }
     checkers.push_back(std::move(checker));
   }
   // The stats view: refreshed every second on the main loop, read by the page, the exporter
@@ -298,23 +434,6 @@ int main(int argc, char** argv) {
   // -sf/-st: the old processes leave once we listen beside them (SO_REUSEPORT).
   for (int pid : flags->soft_stop_pids) ::kill(pid, SIGUSR1);
   for (int pid : flags->hard_stop_pids) ::kill(pid, SIGTERM);
-  // The previous worker's operator states (maintenance, drain, weight), before serving on.
-  if (std::string saved = app::read_saved_server_state(); !saved.empty()) {
-    auto parsed = lb::stats::parse_servers_state(saved);
-    if (!parsed) {
-      core::logger().warn("server states of the previous worker not restored: {}",
-                          parsed.error().to_string());
-    } else {
-      for (const auto& c : lb::stats::changes_to_restore(live_stats.view(), *parsed)) {
-        if (c.set_admin) (void)live_stats.set_admin_state(c.backend, c.server, c.admin);
-        if (c.set_weight) (void)live_stats.set_weight(c.backend, c.server, c.weight);
-        core::logger().info("server {}/{}: {}{}{} kept from the previous worker", c.backend,
-                            c.server, c.set_admin ? lb::stats::to_string(c.admin) : "",
-                            c.set_admin && c.set_weight ? ", " : "",
-                            c.set_weight ? fmt::format("weight {}", c.weight) : "");
-      }
-    }
-  }
   app::notify_master_ready();  // under a master: the old worker may leave now
   main_loop.run();
   stats_timer.cancel();

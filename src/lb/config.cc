@@ -638,9 +638,34 @@ void Tables::add_global() {
         "ssl-default-server-options", "ssl-dh-param-file", "tune.ssl.default-dh-param"}) {
     tls_only(k, "<VALUE>...", "a TLS default", nullptr);
   }
-  t.add_unsupported(
-      "server-state-file",
-      "under -W the master hands the servers' states from worker to worker; remove the line");
+  auto state_path = [&t](std::string name, std::string args_doc, std::string doc,
+                         std::string Global::*field) {
+    t.add({.name = name,
+           .args_doc = std::move(args_doc),
+           .min_args = 1,
+           .max_args = 1,
+           .handler =
+               [name, field](const Statement& st, GlobalDraft& g, Diagnostics& d) {
+                 if (st.args[0].text.empty()) {
+                   d.error(st.args[0].where, fmt::format("'{}' needs a non-empty path", name));
+                   return;
+                 }
+                 if (!(g.g.*field).empty()) {
+                   d.warning(st.where(),
+                             fmt::format("'{}' given twice; the last one is used", name));
+                 }
+                 g.g.*field = st.args[0].text;
+               },
+           .doc = std::move(doc)});
+  };
+  state_path("server-state-base", "<DIR>",
+             "Folder of the server state files named by a relative path (server-state-file, "
+             "server-state-file-name); unset: the current folder.",
+             &Global::server_state_base);
+  state_path("server-state-file", "<FILE>",
+             "The servers' states saved with 'show servers state', read at start-up by the "
+             "backends with 'load-server-state-from-file global'. A missing file is a warning.",
+             &Global::server_state_file);
   t.add_unsupported("lua-load", "tandem-lb has no Lua");
   t.add_unsupported("lua-prepend-path", "tandem-lb has no Lua");
   t.add_unsupported("cpu-map", "threads are not pinned; use taskset or systemd CPUAffinity=");
@@ -1183,6 +1208,54 @@ void Tables::add_proxy() {
          .handler = [this](const Statement& st, ProxyCtx& c,
                            Diagnostics& d) { http_check.dispatch(st.shifted(), c, c.p.kind, d); },
          .doc = "The request of 'option httpchk' and the answer it expects."});
+  t.add(kDefBe,
+        {.name = "load-server-state-from-file",
+         .args_doc = "global|local|none",
+         .min_args = 1,
+         .max_args = 1,
+         .handler =
+             [](const Statement& st, ProxyCtx& c, Diagnostics& d) {
+               const std::string& v = st.args[0].text;
+               using From = Proxy::ServerStateFrom;
+               if (v == "global") {
+                 c.p.load_server_state = From::kGlobal;
+               } else if (v == "local") {
+                 c.p.load_server_state = From::kLocal;
+               } else if (v == "none") {
+                 c.p.load_server_state = From::kNone;
+               } else {
+                 d.error(st.args[0].where,
+                         fmt::format("unknown load-server-state-from-file mode '{}'", v),
+                         "write global (the global server-state-file), local "
+                         "(server-state-file-name) or none");
+                 return;
+               }
+               c.p.load_server_state_where = st.where();
+             },
+         .doc = "At start-up, take the servers' saved states (maint, drain, weight) from the "
+                "global server-state-file, from this backend's own file (local), or not (none, "
+                "the default). States the master hands over on a reload take precedence unless "
+                "the file is newer."});
+  t.add(kDefBe, {.name = "server-state-file-name",
+                 .args_doc = "[use-backend-name|<FILE>]",
+                 .min_args = 0,
+                 .max_args = 1,
+                 .handler =
+                     [](const Statement& st, ProxyCtx& c, Diagnostics& d) {
+                       if (st.args.empty() || st.args[0].text == "use-backend-name") {
+                         c.p.server_state_file_name.clear();
+                         return;
+                       }
+                       if (st.args[0].text.empty()) {
+                         d.error(st.args[0].where,
+                                 "'server-state-file-name' needs a non-empty file name",
+                                 "write a path, or use-backend-name");
+                         return;
+                       }
+                       c.p.server_state_file_name = st.args[0].text;
+                     },
+                 .doc = "The file 'load-server-state-from-file local' reads; relative to "
+                        "server-state-base. Default and use-backend-name: the backend's name."});
   t.add(kAll, {.name = "stats",
                .args_doc = "<NAME> [<ARGS>]",
                .min_args = 1,
@@ -1231,8 +1304,6 @@ void Tables::add_proxy() {
            {"max-keep-alive-queue", "not implemented"},
            {"retry-on", "tandem-lb retries on connection failures only"},
            {"use-fcgi-app", "FastCGI is not implemented"},
-           {"load-server-state-from-file",
-            "under -W the master hands the servers' states from worker to worker"},
        }) {
     t.table.add_unsupported(k, why);
   }
@@ -1988,6 +2059,7 @@ class Builder {
     close_proxy();
     cfg_.global = std::move(global_.g);
     check_references();
+    check_server_state_files();
     return std::move(cfg_);
   }
 
@@ -2223,6 +2295,23 @@ class Builder {
       }
       if (!p.default_backend.empty()) {
         check_reference(p, p.default_backend, p.where, "default_backend");
+      }
+    }
+  }
+
+  // 'load-server-state-from-file global' without a global file loads nothing (haproxy says
+  // nothing; a warning tells why the states do not come back).
+  void check_server_state_files() {
+    if (!cfg_.global.server_state_file.empty()) return;
+    std::set<std::string> warned;  // one warning per line, also when it is in defaults
+    for (const Proxy& p : cfg_.proxies) {
+      if (p.is_backend() && p.load_server_state == Proxy::ServerStateFrom::kGlobal &&
+          warned.insert(p.load_server_state_where.to_string()).second) {
+        d_.warning(p.load_server_state_where,
+                   fmt::format("backend '{}' loads server states from the global file, but no "
+                               "'server-state-file' is set in the global section",
+                               p.name),
+                   "add 'server-state-file FILE' to the global section");
       }
     }
   }

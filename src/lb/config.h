@@ -249,6 +249,12 @@ struct Proxy {
   std::map<uint16_t, std::string> errorfiles;
   std::map<uint16_t, core::SourceLocation> errorfile_where;  // the FILE word of each
   StatsPage stats;
+  // load-server-state-from-file: where the servers' saved states come from at start-up.
+  enum class ServerStateFrom : uint8_t { kNone, kGlobal, kLocal };
+  ServerStateFrom load_server_state = ServerStateFrom::kNone;
+  core::SourceLocation load_server_state_where;
+  // server-state-file-name; empty: the backend's own name (use-backend-name).
+  std::string server_state_file_name;
 
   core::SourceLocation where;
 
@@ -279,6 +285,8 @@ struct Global {
   uint32_t tune_http_maxhdr = 101;
   std::optional<Duration> hard_stop_after;
   std::string ca_base, crt_base;  // accepted for TLS-only settings; no effect yet
+  // server-state-base and server-state-file: the saved servers' states read at start-up.
+  std::string server_state_base, server_state_file;
 };
 
 struct Config {

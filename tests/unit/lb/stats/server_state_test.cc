@@ -1,5 +1,6 @@
 #include "lb/stats/server_state.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "lb/stats/csv.h"
@@ -101,6 +102,170 @@ TEST(ServerState, MalformedDumpsAreErrors) {
   auto bad = parse_servers_state("1\n3 be 1 s1 127.0.0.1 0 x 1 1\n");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().to_string().find("line 2"), std::string::npos);
+}
+
+// A state file as haproxy writes it, for `be` with s1..s3.
+constexpr std::string_view kHeader =
+    "1\n"
+    "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+    "srv_iweight srv_time_since_last_change srv_check_status srv_check_result "
+    "srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "
+    "srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr "
+    "srv_agent_port\n";
+
+TEST(ServerStateFile, MalformedLinesAreSkippedWithFileAndLine) {
+  const std::string text = std::string(kHeader) +
+                           "3 be 1 s1 127.0.0.1 0 1 10 10 12 1 0 0 14 0 0 0 - 8081 - 0 0 - - 0\n"
+                           "3 be 2 s2 127.0.0.1 2 x 10 10\n"
+                           "\n"
+                           "3 be 3\n"
+                           "3 be 4 s4 127.0.0.1 7 0 10 10\n"
+                           "3 be 5 s5 127.0.0.1 2 0 999 10\n"
+                           "# a comment\n"
+                           "3 be 6 s6 127.0.0.1 2 8 0 10\n";
+  StateFile f = parse_state_file(text, "/run/st");
+  ASSERT_EQ(f.servers.size(), 2u);
+  EXPECT_EQ(f.servers[0].server, "s1");
+  EXPECT_EQ(f.servers[0].admin, AdminState::kMaint);
+  EXPECT_EQ(f.servers[0].op, OpState::kStopped);
+  EXPECT_EQ(f.servers[0].address, "127.0.0.1");
+  EXPECT_EQ(f.servers[0].port, 8081);
+  EXPECT_EQ(f.servers[1].server, "s6");
+  EXPECT_EQ(f.servers[1].admin, AdminState::kDrain);
+  EXPECT_FALSE(f.servers[1].port);
+  EXPECT_THAT(f.warnings,
+              ::testing::ElementsAre(
+                  "/run/st:4: malformed server line skipped: srv_admin_state 'x' is not a number "
+                  "of 0..255",
+                  "/run/st:6: malformed server line skipped: 3 fields, at least 9 expected",
+                  "/run/st:7: malformed server line skipped: srv_op_state '7' is not 0..3",
+                  "/run/st:8: malformed server line skipped: srv_uweight '999' is not 0..256"));
+}
+
+TEST(ServerStateFile, AFileOfAnotherVersionIsIgnoredWhole) {
+  StateFile f = parse_state_file("2\n3 be 1 s1 127.0.0.1 0 1 10 10\n", "st");
+  EXPECT_TRUE(f.servers.empty());
+  EXPECT_THAT(f.warnings, ::testing::ElementsAre(
+                              ::testing::StartsWith("st:1: not a version 1 server state file")));
+  // haproxy reads the version from the very first line: a comment first is no version.
+  f = parse_state_file("# be_id\n1\n3 be 1 s1 127.0.0.1 0 1 10 10\n", "st");
+  EXPECT_TRUE(f.servers.empty());
+  EXPECT_EQ(f.warnings.size(), 1u);
+  f = parse_state_file("", "st");
+  EXPECT_THAT(f.warnings, ::testing::ElementsAre("st: empty server state file"));
+  // Only the version line and the header: nothing to apply, nothing to say.
+  f = parse_state_file(kHeader, "st");
+  EXPECT_TRUE(f.servers.empty());
+  EXPECT_TRUE(f.warnings.empty());
+}
+
+StatsView three_servers() {
+  StatsView v = two_servers();
+  ServerView s3 = v.proxies[0].servers[0];
+  s3.name = "s3";
+  v.proxies[0].servers.push_back(s3);
+  for (auto& s : v.proxies[0].servers) {
+    s.host = "127.0.0.1";
+    s.port = 8080;
+  }
+  return v;
+}
+
+TEST(ServerStateFile, AppliedAsHaproxyDoes) {
+  StateFile f = parse_state_file(
+      std::string(kHeader) +
+          // s1: forced maintenance; s2: drained, weight 0 of 10; s3: weight 4 of 10.
+          "3 be 1 s1 127.0.0.1 0 1 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          "3 be 2 s2 127.0.0.1 2 8 0 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          "3 be 3 s3 127.0.0.1 2 0 4 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          // Neither this backend nor this server exists any more.
+          "4 gone 1 s1 127.0.0.1 0 1 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          "3 be 9 s9 127.0.0.1 0 1 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  ASSERT_TRUE(f.warnings.empty());
+  auto c = changes_to_restore(three_servers(), f.servers);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].server, "s1");
+  EXPECT_TRUE(c[0].set_admin);
+  EXPECT_EQ(c[0].admin, AdminState::kMaint);
+  EXPECT_FALSE(c[0].set_weight);
+  EXPECT_TRUE(c[0].note.empty());
+  EXPECT_EQ(c[1].admin, AdminState::kDrain);
+  EXPECT_TRUE(c[1].set_weight);
+  EXPECT_EQ(c[1].weight, 0u);
+  EXPECT_FALSE(c[2].set_admin);
+  EXPECT_EQ(c[2].weight, 4u);
+}
+
+TEST(ServerStateFile, ConfigurationDisabledWinsWhenItChanged) {
+  // Saved while `disabled` was in the configuration (5), now removed: the server is ready.
+  StateFile was_disabled = parse_state_file(
+      std::string(kHeader) + "3 be 1 s1 127.0.0.1 0 5 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  EXPECT_TRUE(changes_to_restore(three_servers(), was_disabled.servers).empty());
+  // Saved ready, now `disabled` in the configuration: it stays in maintenance.
+  StateFile ready = parse_state_file(
+      std::string(kHeader) + "3 be 1 s1 127.0.0.1 2 0 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  StatsView disabled = three_servers();
+  disabled.proxies[0].servers[0].admin = AdminState::kMaint;
+  disabled.proxies[0].servers[0].maint_from_config = true;
+  EXPECT_TRUE(changes_to_restore(disabled, ready.servers).empty());
+}
+
+TEST(ServerStateFile, ADrainFromAConfiguredWeightOfZeroEndsWithIt) {
+  // Drained with a configured weight of 0; the configuration now says 10: not drained.
+  StateFile zero = parse_state_file(
+      std::string(kHeader) + "3 be 2 s2 127.0.0.1 2 8 0 0 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  EXPECT_TRUE(changes_to_restore(three_servers(), zero.servers).empty());
+  // Drained by an operator (configured weight 10): the drain stays whatever the weight now.
+  StateFile forced = parse_state_file(
+      std::string(kHeader) + "3 be 2 s2 127.0.0.1 2 8 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  StatsView heavier = three_servers();
+  heavier.proxies[0].servers[1].weight = heavier.proxies[0].servers[1].initial_weight = 50;
+  auto c = changes_to_restore(heavier, forced.servers);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].admin, AdminState::kDrain);
+  EXPECT_FALSE(c[0].set_weight);  // the configured weight changed: the new one stands
+}
+
+TEST(ServerStateFile, AChangedAddressIsReportedNotTaken) {
+  StateFile f = parse_state_file(
+      std::string(kHeader) + "3 be 1 s1 10.0.0.9 0 1 10 10 12 1 0 0 14 0 0 0 - 9000 - 0 0 - - 0\n",
+      "st");
+  auto c = changes_to_restore(three_servers(), f.servers);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].admin, AdminState::kMaint);  // the state is applied all the same
+  EXPECT_EQ(c[0].note,
+            "saved address 10.0.0.9:9000 differs from the configuration's 127.0.0.1:8080; the "
+            "configuration's is kept");
+}
+
+TEST(ServerStateSource, TheFresherWins) {
+  const FileInfo old_file{.found = true, .mtime_ns = 100};
+  const FileInfo new_file{.found = true, .mtime_ns = 300};
+  const FileInfo missing{};
+  EXPECT_EQ(choose_state_source(false, std::nullopt, std::nullopt), StateSource::kNone);
+  EXPECT_EQ(choose_state_source(false, std::nullopt, missing), StateSource::kNone);
+  EXPECT_EQ(choose_state_source(false, std::nullopt, old_file), StateSource::kFile);
+  EXPECT_EQ(choose_state_source(true, 200, std::nullopt), StateSource::kHandOver);
+  EXPECT_EQ(choose_state_source(true, 200, missing), StateSource::kHandOver);
+  EXPECT_EQ(choose_state_source(true, 200, old_file), StateSource::kHandOver);
+  EXPECT_EQ(choose_state_source(true, 200, new_file), StateSource::kFile);
+  EXPECT_EQ(choose_state_source(true, std::nullopt, new_file), StateSource::kHandOver);
+}
+
+TEST(ServerStateSource, TheHandOverCarriesItsTime) {
+  StatsView v = two_servers();
+  v.proxies[0].servers[0].admin = AdminState::kMaint;
+  std::string dump = with_saved_time(render_servers_state(v), 1234567890123);
+  EXPECT_EQ(saved_time(dump), 1234567890123);
+  auto saved = parse_servers_state(dump);
+  ASSERT_TRUE(saved) << saved.error().to_string();
+  EXPECT_EQ(saved->size(), 2u);
+  EXPECT_FALSE(saved_time(render_servers_state(v)));
 }
 
 }  // namespace
