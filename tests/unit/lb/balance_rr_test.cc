@@ -54,9 +54,13 @@ std::map<uint32_t, int> counts(Balancer& b, std::span<const ServerView> pool, in
 }
 
 // Picks and runtime events, spelled as in the captures: ids, "|" for an event.
+// "H" is a pick whose connection stays open (the server's active count grows); release ends
+// every such connection. With maxconn 1 a held server is full.
 struct Step {
   int picks = 0;
   std::function<void(std::vector<ServerView>&)> event;
+  bool hold = false;
+  bool release = false;
 };
 
 std::string run(Algorithm a, std::vector<ServerView> pool, const std::vector<Step>& steps,
@@ -68,6 +72,16 @@ std::string run(Algorithm a, std::vector<ServerView> pool, const std::vector<Ste
   b->rebuild(pool, kT0);
   std::string out;
   for (const Step& step : steps) {
+    if (step.hold) {
+      const PickResult r = b->pick({}, pool, kT0);
+      if (r.picked()) ++pool[r.id - 1].active_conns;  // ids are index + 1 here
+      out += "H ";
+      continue;
+    }
+    if (step.release) {
+      for (ServerView& s : pool) s.active_conns = 0;
+      continue;
+    }
     if (step.event) {
       step.event(pool);
       b->rebuild(pool, kT0);
@@ -86,6 +100,12 @@ std::string run(Algorithm a, std::vector<ServerView> pool, const std::vector<Ste
 Step picks(int n) {
   return {n, nullptr};
 }
+Step hold() {
+  return {0, nullptr, true, false};
+}
+Step release() {
+  return {0, nullptr, false, true};
+}
 Step maint(size_t index, bool on) {
   return {0, [=](std::vector<ServerView>& p) { p[index].maint = on; }};
 }
@@ -94,13 +114,15 @@ Step weight(size_t index, uint32_t w) {
 }
 
 std::vector<ServerView> with_backups(const std::vector<uint32_t>& weights,
-                                     const std::vector<uint32_t>& backup_weights) {
+                                     const std::vector<uint32_t>& backup_weights,
+                                     uint32_t maxconn = 0) {
   std::vector<ServerView> pool;
   for (uint32_t w : weights) pool.push_back(server(static_cast<uint32_t>(pool.size() + 1), w));
   for (uint32_t w : backup_weights) {
     pool.push_back(server(static_cast<uint32_t>(pool.size() + 1), w));
     pool.back().backup = true;
   }
+  for (ServerView& s : pool) s.maxconn = maxconn;
   return pool;
 }
 
@@ -134,6 +156,41 @@ TEST(RoundRobin, HaproxySequenceWithAllBackups) {
   EXPECT_EQ(run(Algorithm::kRoundRobin, with_backups({2, 1}, {3, 1}),
                 {picks(3), maint(0, true), maint(1, true), picks(8)}, /*all_backups=*/true),
             "1 1 2 | | 3 3 3 4 3 3 3 4");
+}
+
+TEST(RoundRobin, HaproxySequenceWithFullServers) {
+  // maxconn 1 everywhere: a held server is skipped, consumes its turn and keeps its place.
+  EXPECT_EQ(run(Algorithm::kRoundRobin, with_backups({3, 1, 2}, {}, 1),
+                {picks(2), hold(), picks(6), release(), picks(6)}),
+            "1 3 H 2 3 3 2 3 3 1 2 1 3 1 3");
+  EXPECT_EQ(run(Algorithm::kRoundRobin, with_backups({5, 1, 1}, {}, 1),
+                {picks(4), hold(), picks(3), hold(), picks(5), release(), picks(10)}),
+            "1 1 1 2 H 3 2 3 H 3 3 3 3 3 1 1 1 1 1 1 1 1 1 1");
+  EXPECT_EQ(run(Algorithm::kRoundRobin, with_backups({10, 3, 7, 1}, {}, 1),
+                {picks(3), hold(), hold(), hold(), picks(9), release(), picks(12)}),
+            "1 3 1 H H H 4 4 4 4 4 4 4 4 4 1 1 1 1 1 3 1 3 1 1 3 1");
+  EXPECT_EQ(run(Algorithm::kRoundRobin, with_backups({4, 3, 2, 1}, {}, 1),
+                {picks(7), hold(), picks(2), hold(), picks(9), release(), picks(10)}),
+            "1 2 1 3 2 1 4 H 2 3 H 3 4 3 3 4 3 3 4 3 1 1 1 2 1 3 2 1 4 1");
+}
+
+TEST(RoundRobin, ExcludedServerTakenOnlyWhenAlone) {
+  std::vector<ServerView> pool = with_backups({1, 1, 1}, {});
+  BalanceSpec spec;
+  spec.algorithm = Algorithm::kRoundRobin;
+  BalancerPtr b = make_balancer(spec);
+  b->rebuild(pool, kT0);
+  PickContext ctx;
+  ctx.exclude = 1;
+  std::string out;
+  for (int i = 0; i < 6; ++i) out += std::to_string(b->pick(ctx, pool, kT0).id);
+  EXPECT_EQ(out, "232323");
+  pool[1].up = false;
+  pool[2].up = false;
+  EXPECT_EQ(b->pick(ctx, pool, kT0), PickResult::server(1));
+  pool[0].maxconn = 1;
+  pool[0].active_conns = 1;
+  EXPECT_EQ(b->pick(ctx, pool, kT0), PickResult::all_full());
 }
 
 TEST(RoundRobin, ExactCountsInEveryCycle) {
@@ -261,6 +318,15 @@ TEST(StaticRr, HaproxySequences) {
   EXPECT_EQ(run(Algorithm::kStaticRr, with_backups({2, 1}, {3, 1}),
                 {picks(3), maint(0, true), maint(1, true), picks(8)}),
             "1 1 2 | | 3 3 3 3 3 3 3 3");
+}
+
+TEST(StaticRr, HaproxySequenceWithFullServers) {
+  EXPECT_EQ(run(Algorithm::kStaticRr, with_backups({3, 1, 2}, {}, 1),
+                {picks(2), hold(), picks(6), release(), picks(6)}),
+            "1 1 H 1 2 1 1 1 2 3 1 1 3 1 2");
+  EXPECT_EQ(run(Algorithm::kStaticRr, with_backups({4, 3, 2, 1}, {}, 1),
+                {picks(7), hold(), picks(2), hold(), picks(9), release(), picks(10)}),
+            "1 2 1 2 3 1 2 H 3 4 H 3 3 4 3 3 4 3 3 4 1 2 1 2 3 1 2 1 3 4");
 }
 
 TEST(StaticRr, ExactCountsOverTenThousandPicks) {
