@@ -369,11 +369,20 @@ int main(int argc, char** argv) {
   }
   // The saved operator states (maintenance, drain, weight): the previous worker's, handed
   // over by the master, and the server state files; applied before any traffic, as haproxy.
-  std::set<std::pair<std::string, std::string>> restored_maint;
+  std::set<std::pair<std::string, std::string>> restored_maint, restored_down;
   {
     auto saved = saved_states_to_restore(config, app::read_saved_server_state(), state_files);
     for (const auto& c : lb::stats::changes_to_restore(live_stats.view(), saved)) {
       if (!c.note.empty()) core::logger().info("server {}/{}: {}", c.backend, c.server, c.note);
+      if (c.start_down) {
+        // Out of the balancer now; its checker starts DOWN too (below) and brings it back.
+        rt.set_server_up(c.backend, c.server, false);
+        restored_down.insert({c.backend, c.server});
+        core::logger().info(
+            "server {}/{}: DOWN restored from the saved server state; checks "
+            "bring it UP",
+            c.backend, c.server);
+      }
       if (!c.set_admin && !c.set_weight) continue;
       if (c.set_admin) (void)live_stats.set_admin_state(c.backend, c.server, c.admin);
       if (c.set_admin && c.admin == lb::stats::AdminState::kMaint)
@@ -414,6 +423,7 @@ int main(int argc, char** argv) {
       checked[key] = {checker.get(), id};
       // Restored into maintenance before the checkers existed: no checks for it either.
       if (restored_maint.contains(key)) checker->set_maintenance(id, true);
+      if (restored_down.contains(key)) checker->start_down(id);
     }
     checkers.push_back(std::move(checker));
   }

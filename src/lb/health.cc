@@ -133,6 +133,13 @@ void ServerHealth::set_maintenance(bool on, core::TimePoint now) {
   }
 }
 
+void ServerHealth::start_down(core::TimePoint now) {
+  if (state_ != State::kUp) return;
+  state_ = State::kDown;
+  health_ = 0;
+  last_change_ = now;
+}
+
 Duration ServerHealth::interval() const {
   if (health_ == max_health()) return params_.inter;
   if (state_ == State::kDown && health_ == 0) return params_.downinter;

@@ -82,6 +82,9 @@ class ServerHealth {
 
   // MAINT stops checks; leaving it starts over as at boot (UP, one failure from DOWN).
   void set_maintenance(bool on, core::TimePoint now);
+  // A saved state (server-state-file, a reload) says the server was DOWN: it starts DOWN with
+  // no passed check, and `rise` passed checks bring it UP. No effect in maintenance.
+  void start_down(core::TimePoint now);
 
   State state() const { return state_; }
   bool up() const { return state_ == State::kUp; }

@@ -290,6 +290,11 @@ void HealthChecker::set_maintenance(uint32_t id, bool on) {
   if (!on && impl_->running && !s->next->armed() && !s->attempt) impl_->schedule(*s, {});
 }
 
+void HealthChecker::start_down(uint32_t id) {
+  Impl::Slot* s = impl_->find(id);
+  if (s != nullptr) s->health.start_down(impl_->clock.now());
+}
+
 const health::ServerHealth* HealthChecker::health(uint32_t id) const {
   const Impl::Slot* s = impl_->find(id);
   return s == nullptr ? nullptr : &s->health;

@@ -84,6 +84,8 @@ class HealthChecker {
 
   // MAINT stops a server's checks; leaving it checks at once, starting UP as at boot.
   void set_maintenance(uint32_t id, bool on);
+  // The server starts DOWN (a saved state says so); no StateChange is reported for it.
+  void start_down(uint32_t id);
 
   const health::ServerHealth* health(uint32_t id) const;
   size_t size() const;

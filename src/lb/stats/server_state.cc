@@ -50,7 +50,8 @@ std::string parse_server_line(std::string_view line, SavedServer& s) {
   s.backend = std::string(w[1]);
   s.server = std::string(w[3]);
   s.address = std::string(w[4]);
-  s.op = op == 2 ? OpState::kRunning : op == 3 ? OpState::kStopping : OpState::kStopped;
+  // 1 is haproxy's STARTING (UP, warming up in slowstart): running as far as checks go.
+  s.op = op == 0 ? OpState::kStopped : op == 3 ? OpState::kStopping : OpState::kRunning;
   if (uint32_t port = 0; w.size() > 18 && to_u32(w[18], port) && port <= 65535)
     s.port = static_cast<uint16_t>(port);
   // haproxy writes 0x05 for a server `disabled` in its configuration: the configuration's
@@ -203,6 +204,12 @@ std::vector<StateChange> changes_to_restore(const StatsView& view,
         c.admin = want;
       }
     }
+    // A checked server saved DOWN by its checks (not because it was in maintenance) starts
+    // DOWN, and its checks bring it UP, as haproxy does with srv_op_state 0.
+    const AdminState admin_now = c.set_admin ? c.admin : sv->admin;
+    if (sv->checked && s.op == OpState::kStopped && s.admin != AdminState::kMaint &&
+        admin_now != AdminState::kMaint && sv->op != OpState::kStopped)
+      c.start_down = true;
     if (s.initial_weight == sv->initial_weight && s.weight != sv->weight) {
       c.set_weight = true;
       c.weight = s.weight;
@@ -215,7 +222,7 @@ std::vector<StateChange> changes_to_restore(const StatsView& view,
           "configuration's is kept",
           s.address, s.port ? *s.port : 0, sv->host, sv->port);
     }
-    if (c.set_admin || c.set_weight || !c.note.empty()) out.push_back(std::move(c));
+    if (c.set_admin || c.set_weight || c.start_down || !c.note.empty()) out.push_back(std::move(c));
   }
   return out;
 }

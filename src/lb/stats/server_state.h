@@ -23,7 +23,7 @@ struct SavedServer {
   bool config_maint = false;              // `disabled` in the configuration it was saved from
   uint32_t weight = 0;                    // srv_uweight: the weight in force
   uint32_t initial_weight = 0;            // srv_iweight: the configuration's, when saved
-  OpState op = OpState::kRunning;         // srv_op_state (read, not restored: see docs/lb.md)
+  OpState op = OpState::kRunning;         // srv_op_state: 0 DOWN, 1 or 2 UP, 3 NOLB
   std::string address;                    // srv_addr, "-" when none
   std::optional<uint16_t> port;           // srv_port, when the line has it
 };
@@ -71,6 +71,8 @@ StateSource choose_state_source(bool handover_has_backend, std::optional<int64_t
 // - `disabled` in the configuration wins when it differs from the saved line's; otherwise a
 //   forced maintenance comes back, and a drain unless the saved line's drain came from a
 //   configured weight of 0 that is no longer 0;
+// - a server with `check` saved DOWN (srv_op_state 0, not in maintenance) starts DOWN, and
+//   its checks bring it UP (`start_down`); without `check` the operational state is ignored;
 // - a weight comes back only when the configuration's weight is the one the saved line
 //   started from (a weight changed in the file wins);
 // - the address and port always stay the configuration's (haproxy would take the saved
@@ -82,7 +84,8 @@ struct StateChange {
   AdminState admin = AdminState::kReady;
   bool set_weight = false;
   uint32_t weight = 0;
-  std::string note;  // e.g. the saved address differs from the configuration's
+  bool start_down = false;  // a checked server that starts DOWN
+  std::string note;         // e.g. the saved address differs from the configuration's
 };
 std::vector<StateChange> changes_to_restore(const StatsView& view,
                                             const std::vector<SavedServer>& saved);

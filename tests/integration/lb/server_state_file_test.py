@@ -108,6 +108,12 @@ def states(dump, backend):
     return out
 
 
+def op_states(dump, backend):
+    """server name -> srv_op_state (0 DOWN, 2 UP) from a `show servers state` dump."""
+    return {f[3]: int(f[5]) for f in (l.split() for l in dump.splitlines())
+            if len(f) >= 9 and f[0] != "#" and f[1] == backend}
+
+
 def wait_for(pred, timeout=5.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -190,13 +196,18 @@ backend loc
     load-server-state-from-file local
     server-state-file-name loc.state
     server a1 127.0.0.1:{ports['s1']}
+backend chk
+    server c1 127.0.0.1:{ports['s1']} check inter 500ms rise 3
+    server c2 127.0.0.1:{ports['s2']} check inter 500ms rise 3
 """)
         with open(state, "w") as f:
             f.write(HEADER + line(3, "be", 1, "s1", ports["s1"], 0, 1, 10, 10) +
                     line(3, "be", 2, "s2", ports["s2"], 2, 8, 0, 10) +
                     "3 be 3 s3 127.0.0.1 2 bogus 10 10\n" +
                     line(3, "be", 9, "gone", 1, 0, 1, 10, 10) +
-                    line(4, "nosuch", 1, "s1", 1, 0, 1, 10, 10))
+                    line(4, "nosuch", 1, "s1", 1, 0, 1, 10, 10) +
+                    line(6, "chk", 1, "c1", ports["s1"], 0, 0, 1, 1) +
+                    line(6, "chk", 2, "c2", ports["s2"], 2, 0, 1, 1))
 
         # -c validates the keywords and does not read the file.
         with open(os.path.join(work, "garbage.state"), "w") as f:
@@ -226,6 +237,11 @@ backend loc
         check(st.get("s1") == (1, 10), "s1 in maintenance from the file", str(st))
         check(st.get("s2") == (8, 0), "s2 drained at weight 0 from the file", str(st))
         check(st.get("s3") == (0, 10), "s3 as configured", str(st))
+        ops = op_states(cli(admin, "show servers state chk"), "chk")
+        check(ops == {"c1": 0, "c2": 2}, "checked c1 saved DOWN starts DOWN, c2 UP", str(ops))
+        check(wait_for(lambda: op_states(cli(admin, "show servers state chk"), "chk")
+                       == {"c1": 2, "c2": 2}),
+              "its checks bring c1 UP", cli(admin, "show servers state chk"))
         stat = cli(admin, "show stat")
         rows = {c[1]: c[17] for c in (l.split(",") for l in stat.splitlines())
                 if len(c) > 17 and c[0] == "be"}

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "lb/health.h"
 #include "lb/stats/csv.h"
 
 namespace tandem::lb::stats {
@@ -241,6 +242,51 @@ TEST(ServerStateFile, AChangedAddressIsReportedNotTaken) {
   EXPECT_EQ(c[0].note,
             "saved address 10.0.0.9:9000 differs from the configuration's 127.0.0.1:8080; the "
             "configuration's is kept");
+}
+
+TEST(ServerStateFile, ACheckedServerSavedDownStartsDown) {
+  StatsView v = three_servers();
+  v.proxies[0].servers[0].checked = true;  // s1 and s2 have checks, s3 not
+  v.proxies[0].servers[1].checked = true;
+  StateFile f = parse_state_file(
+      std::string(kHeader) +
+          // s1 DOWN by its checks; s2 DOWN because it was in maintenance; s3 DOWN, no checks.
+          "3 be 1 s1 127.0.0.1 0 0 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          "3 be 2 s2 127.0.0.1 0 1 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n"
+          "3 be 3 s3 127.0.0.1 0 0 10 10 12 1 0 0 14 0 0 0 - 8080 - 0 0 - - 0\n",
+      "st");
+  auto c = changes_to_restore(v, f.servers);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].server, "s1");
+  EXPECT_TRUE(c[0].start_down);
+  EXPECT_FALSE(c[0].set_admin);
+  EXPECT_EQ(c[1].server, "s2");
+  EXPECT_FALSE(c[1].start_down);
+  EXPECT_EQ(c[1].admin, AdminState::kMaint);
+  // STARTING (1) and NOLB (3) are not DOWN.
+  f = parse_state_file(
+      std::string(kHeader) + "3 be 1 s1 127.0.0.1 1 0 10 10\n" + "3 be 2 s2 127.0.0.1 3 0 10 10\n",
+      "st");
+  EXPECT_TRUE(changes_to_restore(v, f.servers).empty());
+}
+
+TEST(ServerStateFile, HealthStartsDownAndRises) {
+  health::Params params;
+  params.rise = 2;
+  params.fall = 3;
+  health::ServerHealth h(params);
+  h.start_down(core::TimePoint{});
+  EXPECT_EQ(h.state(), health::State::kDown);
+  EXPECT_EQ(h.health(), 0u);
+  health::CheckResult ok;
+  ok.status = health::CheckStatus::kL4Ok;
+  EXPECT_EQ(h.record(ok, core::TimePoint{}), health::Change::kNone);
+  EXPECT_EQ(h.record(ok, core::TimePoint{}), health::Change::kWentUp);
+  // In maintenance it stays there.
+  params.disabled = true;
+  health::ServerHealth m(params);
+  m.start_down(core::TimePoint{});
+  EXPECT_EQ(m.state(), health::State::kMaint);
 }
 
 TEST(ServerStateSource, TheFresherWins) {
