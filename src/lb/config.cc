@@ -1232,10 +1232,11 @@ void Tables::add_proxy() {
                }
                c.p.load_server_state_where = st.where();
              },
-         .doc = "At start-up, take the servers' saved states (maint, drain, weight) from the "
-                "global server-state-file, from this backend's own file (local), or not (none, "
-                "the default). States the master hands over on a reload take precedence unless "
-                "the file is newer."});
+         .doc = "At start-up, take the servers' saved states (maint, drain, weight; DOWN for "
+                "checked servers) from the global server-state-file, from this backend's own "
+                "file (local), or not (none, the default); by backend and server name, never "
+                "the address. On a reload the master's hand-over wins unless the file is "
+                "newer."});
   t.add(kDefBe, {.name = "server-state-file-name",
                  .args_doc = "[use-backend-name|<FILE>]",
                  .min_args = 0,

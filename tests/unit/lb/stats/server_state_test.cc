@@ -5,9 +5,12 @@
 
 #include "lb/health.h"
 #include "lb/stats/csv.h"
+#include "sample_view.h"
 
 namespace tandem::lb::stats {
 namespace {
+
+using testing::read_testdata;
 
 StatsView two_servers() {
   StatsView v;
@@ -287,6 +290,53 @@ TEST(ServerStateFile, HealthStartsDownAndRises) {
   health::ServerHealth m(params);
   m.start_down(core::TimePoint{});
   EXPECT_EQ(m.state(), health::State::kMaint);
+}
+
+// testdata/haproxy_servers_state.txt is haproxy 2.6.12's `show servers state` for
+//   backend be
+//       server s1 127.0.0.1:8081 weight 10
+//       server s2 127.0.0.1:8082 weight 10
+//       server s3 127.0.0.1:8083 weight 10
+//       server s4 127.0.0.1:8084 weight 10 disabled
+//       server s5 127.0.0.1:9 weight 10 check inter 100ms fall 2   (nothing listens: DOWN)
+//       server s6 127.0.0.1:8086 weight 0
+// after "disable server be/s1", "set server be/s2 state drain", "set weight be/s2 0" and
+// "set weight be/s3 4" on its CLI. The integration test lb_server_state_file captures again.
+TEST(ServerStateFile, HaproxysCaptureAppliesAsHaproxyWould) {
+  StateFile f = parse_state_file(read_testdata("haproxy_servers_state.txt"), "capture");
+  ASSERT_TRUE(f.warnings.empty()) << f.warnings[0];
+  ASSERT_EQ(f.servers.size(), 6u);
+  StatsView v;
+  ProxyView be;
+  be.name = "be";
+  be.kind = ProxyKind::kBackend;
+  for (int i = 1; i <= 6; ++i) {
+    ServerView s;
+    s.name = "s" + std::to_string(i);
+    s.host = "127.0.0.1";
+    s.port = static_cast<uint16_t>(i == 5 ? 9 : 8080 + i);
+    s.weight = s.initial_weight = i == 6 ? 0 : 10;
+    if (i == 4) {
+      s.admin = AdminState::kMaint;
+      s.maint_from_config = true;
+    }
+    s.checked = i == 5;
+    be.servers.push_back(s);
+  }
+  v.proxies.push_back(be);
+  auto c = changes_to_restore(v, f.servers);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0].server, "s1");
+  EXPECT_EQ(c[0].admin, AdminState::kMaint);
+  EXPECT_EQ(c[1].server, "s2");
+  EXPECT_EQ(c[1].admin, AdminState::kDrain);
+  EXPECT_EQ(c[1].weight, 0u);
+  EXPECT_EQ(c[2].server, "s3");
+  EXPECT_FALSE(c[2].set_admin);
+  EXPECT_EQ(c[2].weight, 4u);
+  EXPECT_EQ(c[3].server, "s5");
+  EXPECT_TRUE(c[3].start_down);
+  for (const auto& x : c) EXPECT_TRUE(x.note.empty()) << x.note;
 }
 
 TEST(ServerStateSource, TheFresherWins) {
