@@ -75,8 +75,8 @@ StateSource choose_state_source(bool handover_has_backend, std::optional<int64_t
 //   its checks bring it UP (`start_down`); without `check` the operational state is ignored;
 // - a weight comes back only when the configuration's weight is the one the saved line
 //   started from (a weight changed in the file wins);
-// - the address and port always stay the configuration's (haproxy would take the saved
-//   address with its default `init-addr last,libc`): a difference is reported in `note`.
+// - the address and port always stay the configuration's (haproxy 2.6 takes the saved port,
+//   and the saved address of a server named by a host name): a difference is in `note`.
 // Servers or backends gone from the configuration are skipped.
 struct StateChange {
   std::string backend, server;
