@@ -67,11 +67,16 @@ bool is_usable(const ServerView& s) {
 
 uint32_t effective_weight(const ServerView& s, core::TimePoint now) {
   if (!is_usable(s)) return 0;
-  const uint32_t full = std::min(s.weight, kMaxWeight) * kWeightScale;
+  const uint32_t weight = std::min(s.weight, kMaxWeight);
   const auto r = ramp(s, now);
-  if (!r) return full;
-  // Never 0 while up: a starting server must get some traffic to ever be seen working.
-  return std::max<uint32_t>(1, static_cast<uint32_t>(scale(full, r->first, r->second)));
+  if (!r) return weight * kWeightScale;
+  // haproxy's slowstart steps: the weight times 1 + kWeightScale * elapsed / slowstart, in
+  // whole seconds (slowstart rounded up), so a starting server weighs 1/16 of its weight.
+  const uint64_t second = static_cast<uint64_t>(core::Duration(std::chrono::seconds(1)).count());
+  const uint64_t elapsed_s = r->first / second;
+  const uint64_t slowstart_s = (r->second + second - 1) / second;
+  const uint64_t step = (kWeightScale * elapsed_s + slowstart_s) / slowstart_s;
+  return weight * static_cast<uint32_t>(std::min<uint64_t>(step, kWeightScale));
 }
 
 uint32_t effective_maxconn(const ServerView& s, core::TimePoint now) {

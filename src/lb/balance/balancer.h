@@ -133,8 +133,9 @@ BalancerPtr make_balancer(const BalanceSpec& spec);
 
 // A server may take new traffic at all: up, not in maintenance, not draining, weight > 0.
 bool is_usable(const ServerView& s);
-// Weight in kWeightScale units, 0 when not usable; during slowstart it grows linearly with
-// the time since up_since, from 1 to weight * kWeightScale.
+// Weight in kWeightScale units, 0 when not usable; during slowstart it grows as haproxy's
+// does: weight * (1 + kWeightScale * elapsed / slowstart), in whole seconds, so from 1/16 of the
+// full weight to all of it in 16 steps.
 uint32_t effective_weight(const ServerView& s, core::TimePoint now);
 // maxconn, lowered in proportion during slowstart (never below 1); 0 = unlimited.
 uint32_t effective_maxconn(const ServerView& s, core::TimePoint now);

@@ -267,22 +267,22 @@ TEST(RoundRobin, WeightChangeAtRunTimeTakesEffect) {
   EXPECT_EQ(c.at(1), 100);
 }
 
-TEST(RoundRobin, SlowstartRampsTheShareLinearly) {
+TEST(RoundRobin, SlowstartRampsTheShareInHaproxysSteps) {
   std::vector<ServerView> pool{server(1, 1), server(2, 1)};
   pool[1].up_since = kT0;
   pool[1].slowstart = 100s;
   auto b = make(Algorithm::kRoundRobin, pool);
-  // Server 2 weighs 16 * t / 100s against server 1's 16.
+  // Server 2 weighs 1 + 16 * t / 100s against server 1's 16.
   for (const auto& [at, expected_share] : std::vector<std::pair<core::Duration, double>>{
-           {25s, 4.0 / 20}, {50s, 8.0 / 24}, {75s, 12.0 / 28}, {100s, 0.5}}) {
+           {25s, 5.0 / 21}, {50s, 9.0 / 25}, {75s, 13.0 / 29}, {100s, 0.5}}) {
     b->rebuild(pool, kT0 + at);
     const auto c = counts(*b, pool, 1400, kT0 + at);
     EXPECT_NEAR(c.at(2) / 1400.0, expected_share, 0.002) << "at " << at.count();
   }
-  // At the very start it still gets a little: a starting server must be able to prove itself.
+  // At the very start it gets 1/16 of its weight: a starting server must be able to prove
+  // itself. (fwrr moves a server to its new weight within the window in progress, so the first
+  // cycle after the drop may still give it one more or one less.)
   b->rebuild(pool, kT0);
-  // (fwrr moves a server to its new weight within the window in progress, so the first cycle
-  // after the drop may still give it one more or one less.)
   const auto c = counts(*b, pool, 170, kT0);
   EXPECT_NEAR(c.at(2), 10, 1);
 }

@@ -28,22 +28,29 @@ ServerView backup(uint32_t id, uint32_t weight = 1) {
   return s;
 }
 
-TEST(BalanceWeight, SlowstartRampsLinearlyFromOne) {
+// haproxy 2.6's steps (server_recalc_eweight): weight * ((16 * elapsed_s + slowstart_s) /
+// slowstart_s), whole seconds.
+TEST(BalanceWeight, SlowstartRampsInHaproxysSteps) {
   ServerView s = server(1, 10);
   s.up_since = kT0;
   s.slowstart = 10s;
-  EXPECT_EQ(effective_weight(s, kT0 - 5s), 1u);  // clock before up_since: just started
-  EXPECT_EQ(effective_weight(s, kT0), 1u);
+  EXPECT_EQ(effective_weight(s, kT0 - 5s), 10u);  // clock before up_since: just started
+  EXPECT_EQ(effective_weight(s, kT0), 10u);
+  EXPECT_EQ(effective_weight(s, kT0 + 999ms), 10u);
+  EXPECT_EQ(effective_weight(s, kT0 + 1s), 20u);
   EXPECT_EQ(effective_weight(s, kT0 + 2500ms), 40u);
-  EXPECT_EQ(effective_weight(s, kT0 + 5s), 80u);
+  EXPECT_EQ(effective_weight(s, kT0 + 5s), 90u);
   EXPECT_EQ(effective_weight(s, kT0 + 7500ms), 120u);
+  EXPECT_EQ(effective_weight(s, kT0 + 9999ms), 150u);
   EXPECT_EQ(effective_weight(s, kT0 + 10s), 160u);
   EXPECT_EQ(effective_weight(s, kT0 + 1h), 160u);
+  s.slowstart = 1500ms;  // rounded up to 2 s, as haproxy keeps it in seconds
+  EXPECT_EQ(effective_weight(s, kT0 + 1s), 90u);
   s.slowstart = {};
   EXPECT_EQ(effective_weight(s, kT0), 160u);
   // Long ramps do not overflow.
   s.slowstart = std::chrono::hours(24 * 365);
-  EXPECT_EQ(effective_weight(s, kT0 + std::chrono::hours(24 * 365 / 2)), 80u);
+  EXPECT_EQ(effective_weight(s, kT0 + std::chrono::hours(24 * 365 / 2)), 90u);
 }
 
 TEST(BalanceWeight, NotUsableMeansZero) {
