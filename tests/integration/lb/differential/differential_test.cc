@@ -2,10 +2,9 @@
 // front of the same kind of fake upstreams, and the same scripted requests go to each. The
 // test compares what a client and the upstreams observe.
 //
-// Both programs run with `nbthread 1` (in every config): tandem-lb keeps balancer state per
-// thread, so with several threads the round-robin order seen by one client depends on which
-// thread the kernel hands each connection; haproxy shares it. One thread keeps the server
-// sequences comparable.
+// Both programs run with `nbthread 1` (in every config), so the exact server sequences of the
+// balancing algorithms are deterministic on both sides and compared request by request. A
+// config may open a stats socket at ${STATS_SOCK} for runtime changes (Client::cli).
 //
 // Normalizations, each because the difference is not one a client or a server can rely on:
 //  N1 header names are compared in lower case: haproxy 2.6 lowercases every header name it
@@ -34,6 +33,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -535,6 +535,23 @@ class Client {
   Client(std::map<std::string, uint16_t> ports, Record& record)
       : ports_(std::move(ports)), record_(record) {}
   uint16_t port(const std::string& var = "FE_PORT") const { return ports_.at(var); }
+  // A command on the stats socket at ${STATS_SOCK}, answer ignored (the proxy closes when done).
+  void cli(const std::string& command) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", stats_socket_.c_str());
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      ADD_FAILURE() << "stats socket " << stats_socket_ << ": " << std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return;
+    }
+    netutil::set_timeouts(fd);
+    send_all(fd, command + "\n");
+    netutil::recv_all(fd);
+    ::close(fd);
+  }
+  void set_stats_socket(std::string path) { stats_socket_ = std::move(path); }
 
   // One request on a fresh connection; the answer is recorded under `label`.
   Answer request(const std::string& label, const std::string& raw,
@@ -594,6 +611,7 @@ class Client {
  private:
   std::map<std::string, uint16_t> ports_;
   Record& record_;
+  std::string stats_socket_;
 };
 
 std::string get(const std::string& path, const std::string& extra = "",
@@ -706,6 +724,37 @@ std::vector<Scenario> scenarios() {
                  for (auto& t : ts) t.join();
                  std::sort(got.begin(), got.end());
                  c.note("first, three at once", joined(got));
+               }});
+  // The same across runtime changes made on the stats socket (${STATS_SOCK}).
+  v.push_back({"13-roundrobin-runtime.cfg", echo_servers(8), false, 0ms, [=](Client& c) {
+                 auto cli = [&c](const std::string& command) { c.cli(command); };
+                 std::string rr = sequence(c, "/", 7);
+                 cli("set server be_rr/s1 state maint");
+                 rr += "| " + sequence(c, "/", 7);
+                 cli("set server be_rr/s1 state ready");
+                 rr += "| " + sequence(c, "/", 12);
+                 cli("set weight be_rr/s2 5");
+                 rr += "| " + sequence(c, "/", 20);
+                 cli("set server be_rr/s2 weight 1");
+                 cli("set server be_rr/s3 state drain");
+                 rr += "| " + sequence(c, "/", 9);
+                 for (const char* s : {"s1", "s2"})
+                   cli(std::string("set server be_rr/") + s + " state maint");
+                 rr += "| " + sequence(c, "/", 3);
+                 cli("set server be_rr/s2 state ready");
+                 cli("set server be_rr/s3 state ready");
+                 rr += "| " + sequence(c, "/", 12);
+                 c.note("roundrobin 3:1:2 (backup 2) across changes", rr);
+
+                 std::string st = sequence(c, "/static", 4);
+                 cli("set server be_static/s5 state maint");
+                 st += "| " + sequence(c, "/static", 4);
+                 cli("set server be_static/s6 state maint");
+                 st += "| " + sequence(c, "/static", 4);
+                 cli("set server be_static/s5 state ready");
+                 cli("set server be_static/s6 state ready");
+                 st += "| " + sequence(c, "/static", 7);
+                 c.note("static-rr 2:1 (backups 1 and 3) across changes", st);
                }});
   v.push_back({"07-hashing.cfg", echo_servers(6), false, 0ms, [](Client& c) {
                  std::string by_src, by_uri;
@@ -906,6 +955,9 @@ class Differential : public ::testing::TestWithParam<std::string> {
     ports["FE_PORT"] = free_port();
     if (sc.second_frontend) ports["FE2_PORT"] = free_port();
     for (const auto& [k, p] : ports) env[k] = std::to_string(p);
+    const std::string stats_socket = log_path(prog, "stats.sock");
+    ::unlink(stats_socket.c_str());
+    env["STATS_SOCK"] = stats_socket;
     const std::string cfg = std::string(TANDEM_DIFF_CONFIGS) + "/" + config_file(sc.config);
 
     std::string out;
@@ -934,10 +986,12 @@ class Differential : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(ready) << prog.name << " did not start:\n" << child.output();
     if (sc.settle.count() > 0) std::this_thread::sleep_for(sc.settle);
     Client client(ports, record);
+    client.set_stats_socket(stats_socket);
     sc.script(client);
     EXPECT_TRUE(child.running()) << prog.name << " died:\n" << child.output();
     child.stop();
     output_[prog.name] = child.output();
+    ::unlink(stats_socket.c_str());
   }
 
   std::string log_path(const Program& prog, const char* what) {
@@ -1005,7 +1059,8 @@ INSTANTIATE_TEST_SUITE_P(differential, Differential,
                                            "08-health-checks.cfg", "09-limits.cfg",
                                            "09-limits.cfg#idle", "10-forwardfor.cfg",
                                            "11-keepalive.cfg", "11-keepalive.cfg#httpclose",
-                                           "12-bodies-headers.cfg", "12-bodies-headers.cfg#101"),
+                                           "12-bodies-headers.cfg", "12-bodies-headers.cfg#101",
+                                           "13-roundrobin-runtime.cfg"),
                          test_name);
 
 // The configs with http-request/http-response rules.
