@@ -55,6 +55,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/object_cache.h"
+
 namespace tandem::lb::http1 {
 namespace {
 
@@ -268,6 +270,21 @@ struct Parser::Impl {
 
   Impl(Mode m, Limits l, RejectCounters* c) : mode(m), limits(l), counters(c) {
     llhttp_init(&p, mode == Mode::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
+  }
+
+  // A state taken from the cache: back to that of a new connection. The head and the
+  // scratch strings are cleared by begin_message() before the first byte.
+  void renew(Mode m, Limits l, RejectCounters* c) {
+    mode = m;
+    limits = l;
+    counters = c;
+    llhttp_init(&p, mode == Mode::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
+    state = State::kIdle;
+    error = R::kNone;
+    request_was_head = false;
+    request_was_connect = false;
+    pieces.clear();
+    begin_message();
   }
 
   void fail(RejectReason r) {
@@ -995,31 +1012,59 @@ struct Parser::Impl {
   }
 };
 
+// Parser states kept per thread: enough for a burst of new connections, little when idle.
+constexpr size_t kCachedParsers = 64;
+
+void Parser::ImplRecycler::operator()(Impl* impl) const {
+  // A state that grew large (many or long fields) is not worth keeping.
+  if (impl->spare.size() + impl->head.headers.size() > 64 || impl->pieces.capacity() > 256) {
+    delete impl;
+    return;
+  }
+  core::ThreadObjectCache<Impl, kCachedParsers>::give(impl);
+}
+
 Parser::Parser(Mode mode, Limits limits, RejectCounters* counters)
-    : impl_(std::make_unique<Impl>(mode, limits, counters)) {}
+    : limits_(limits), counters_(counters), mode_(mode) {}
 Parser::~Parser() = default;
 Parser::Parser(Parser&&) noexcept = default;
 Parser& Parser::operator=(Parser&&) noexcept = default;
 
+Parser::Impl& Parser::impl() {
+  if (impl_) return *impl_;
+  Impl* m = core::ThreadObjectCache<Impl, kCachedParsers>::take();
+  if (m == nullptr) {
+    m = new Impl(mode_, limits_, counters_);
+  } else {
+    m->renew(mode_, limits_, counters_);
+  }
+  impl_.reset(m);
+  return *m;
+}
+
 Progress Parser::feed(std::string_view data) {
-  return impl_->feed(data);
+  return impl().feed(data);
 }
 Progress Parser::finish() {
-  return impl_->finish();
+  return impl().finish();
 }
 
 void Parser::expect_response_to(std::string_view method) {
-  impl_->request_was_head = method == "HEAD";
-  impl_->request_was_connect = method == "CONNECT";
+  Impl& m = impl();
+  m.request_was_head = method == "HEAD";
+  m.request_was_connect = method == "CONNECT";
 }
 
 void Parser::upgrade_refused() {
+  if (!impl_) return;
   if (impl_->state == State::kUpgradePending) {
     impl_->state = impl_->head.keep_alive ? State::kIdle : State::kDone;
   }
 }
 
 void Parser::reset(RejectCounters* counters) {
+  counters_ = counters;
+  if (!impl_) return;
   Impl& m = *impl_;
   m.counters = counters;
   m.state = State::kIdle;
@@ -1030,29 +1075,26 @@ void Parser::reset(RejectCounters* counters) {
 }
 
 void Parser::release_memory() {
-  Impl& m = *impl_;
-  if (m.state != State::kIdle) return;
-  m.head = Head{};
-  m.trailers = Headers{};
-  m.spare = Headers{};
-  m.pieces = std::vector<std::string_view>{};
-  m.version_text = std::string{};
-  m.status_line = std::string{};
-  m.name = std::string{};
-  m.value = std::string{};
+  if (!impl_ || impl_->state != State::kIdle) return;
+  impl_.reset();
 }
 
+namespace {
+const Head kNoHead{};
+const Headers kNoHeaders{};
+}  // namespace
+
 const Head& Parser::head() const {
-  return impl_->head;
+  return impl_ ? impl_->head : kNoHead;
 }
 const Headers& Parser::trailers() const {
-  return impl_->trailers;
+  return impl_ ? impl_->trailers : kNoHeaders;
 }
 Parser::State Parser::state() const {
-  return impl_->state;
+  return impl_ ? impl_->state : State::kIdle;
 }
 RejectReason Parser::error() const {
-  return impl_->error;
+  return impl_ ? impl_->error : RejectReason::kNone;
 }
 
 // ---- header helpers -------------------------------------------------------------------

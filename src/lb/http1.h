@@ -151,8 +151,9 @@ class Parser {
   // keeping the storage it has grown: for a parser reused on another connection.
   void reset(RejectCounters* counters);
 
-  // Between messages: frees what the parser keeps of the last one (its head, trailers and
-  // scratch strings), for a connection that goes idle. Elsewhere it does nothing.
+  // Between messages: gives up what the parser holds (its state and the storage of the
+  // last head), for a connection that goes idle; the next feed takes it back. Elsewhere it
+  // does nothing.
   void release_memory();
 
   const Head& head() const;
@@ -162,7 +163,17 @@ class Parser {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // A dropped state goes to a per-thread cache, its strings' storage kept for the next
+  // parser: a connection's first head then costs no allocation either.
+  struct ImplRecycler {
+    void operator()(Impl* impl) const;
+  };
+  Impl& impl();  // takes a state when released
+
+  std::unique_ptr<Impl, ImplRecycler> impl_;
+  Limits limits_;
+  RejectCounters* counters_;
+  Mode mode_;
 };
 
 // ---- header helpers (pure; names compare case-insensitively, as in haproxy's rules) ----

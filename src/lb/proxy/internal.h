@@ -24,6 +24,9 @@
 namespace tandem::lb::proxy::detail {
 
 using tcp = asio::ip::tcp;
+// Sockets bound to their thread's io_context: smaller than asio's default (type-erased
+// executor) by 48 bytes, and no indirect calls to reach the executor.
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 // Every asynchronous operation answers (error_code, ...) instead of throwing.
 inline constexpr auto kNothrow = asio::experimental::as_tuple(asio::use_awaitable);
 
@@ -107,7 +110,7 @@ struct Shared {
 
 // An idle server connection kept for reuse (http-reuse safe/aggressive/always).
 struct IdleConn {
-  tcp::socket socket;
+  Socket socket;
   core::TimePoint since;
 };
 inline constexpr size_t kMaxIdlePerServer = 256;  // per thread
@@ -135,22 +138,24 @@ struct FrontendRt {
 // The I/O buffers (tune.bufsize bytes) of one thread's sessions. A session takes one when
 // bytes are to be read and gives it back when it has nothing buffered and waits (a server
 // side after each response, an idle client), so idle connections hold none. A few free ones
-// are kept for the next taker; the rest go back to the allocator.
+// are kept for the next taker; the rest go back to the kernel. Each buffer is its own
+// mapping, not heap memory: a burst of busy connections leaves no holes in the heap that
+// the long-lived objects of idle ones would keep from being returned.
 class BufferPool {
  public:
   BufferPool() = default;
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
   ~BufferPool() {
-    for (char* p : free_) delete[] p;
+    for (char* p : free_) unmap(p, size_);
   }
   char* get(size_t size) {
     if (size != size_) {  // first use (every buffer of a runtime has the same size)
-      for (char* p : free_) delete[] p;
+      for (char* p : free_) unmap(p, size_);
       free_.clear();
       size_ = size;
     }
-    if (free_.empty()) return new char[size];
+    if (free_.empty()) return map(size);
     char* p = free_.back();
     free_.pop_back();
     return p;
@@ -159,11 +164,14 @@ class BufferPool {
     if (free_.size() < kKeep) {
       free_.push_back(p);
     } else {
-      delete[] p;
+      unmap(p, size_);
     }
   }
 
  private:
+  static char* map(size_t size);
+  static void unmap(char* p, size_t size);
+
   static constexpr size_t kKeep = 64;
   std::vector<char*> free_;
   size_t size_ = 0;
@@ -176,6 +184,10 @@ struct ThreadRt {
   ThreadRt(Shared& s, size_t index);
 
   BufferPool buffers;
+  // The sessions' inactivity deadlines: a binary heap (session.cc) of the sessions that have
+  // one, earliest first, each knowing its place. Before the worker: sessions that the
+  // io_context's destruction ends take themselves out of it.
+  std::vector<Session*> deadlines;
   core::Worker worker;
   Shared& shared;
   size_t index;
@@ -196,14 +208,17 @@ struct ThreadRt {
   Session* idle_head = nullptr;  // oldest first
   Session* idle_tail = nullptr;
   core::TimerPtr idle_sweep;
+  // Fires at the earliest deadline of the heap above (one timer for all the sessions).
+  core::TimerPtr deadline_timer;
 
   void task_ended();     // a session or acceptor loop ended
   void session_ended();  // frees a connection slot: wakes a paused acceptor
   bool over_limit(const FrontendRt& fe) const;
 };
 
-// Starts a session for an accepted client on this thread.
-void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client);
+// Starts a session for a client accepted on this thread: `fd` from accept4(SOCK_NONBLOCK),
+// `peer` its address. The connection was counted (global and frontend) by the caller.
+void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer);
 void soft_stop_session(Session* s);
 void hard_stop_session(Session* s);
 // True while the session holds a connection to server `si` of backend `bi` (own thread).

@@ -18,6 +18,7 @@
 #include "lb/proxy/proxy.h"
 
 #include <netdb.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -144,6 +145,15 @@ std::string_view error_response(int status) {
 // ---- per-thread state ----
 
 namespace detail {
+
+char* BufferPool::map(size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
+void BufferPool::unmap(char* p, size_t size) {
+  ::munmap(p, size);
+}
 
 ThreadRt::ThreadRt(Shared& s, size_t i)
     : worker("lb-" + std::to_string(i)),
@@ -412,9 +422,19 @@ Result<void> open_listener(tcp::acceptor& acc, const tcp::endpoint& ep, const Bi
   return {};
 }
 
+// Connections taken in a row before other work of the thread gets a turn (haproxy's
+// tune.maxaccept is 64).
+constexpr int kAcceptBurst = 64;
+
+// accept4(2) by hand: the new descriptor comes non-blocking with the client's address, where
+// asio's accept costs an ioctl(FIONBIO) and a getpeername(2) more per connection. The
+// listener is waited on only when its queue is empty, and several threads may share it.
 asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& acc) {
   Shared& sh = t.shared;
   const size_t fi = static_cast<size_t>(fe.spec - sh.frontends.data());
+  std::error_code ec;
+  acc.native_non_blocking(true, ec);
+  int burst = 0;
   while (!t.stopping && acc.is_open()) {
     if (t.over_limit(fe)) {
       // Paused: the kernel's backlog holds new clients until a slot frees up.
@@ -424,20 +444,44 @@ asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& ac
       t.paused = false;
       continue;
     }
-    auto [ec, sock] = co_await acc.async_accept(detail::kNothrow);
-    if (ec) {
-      if (t.stopping || ec == asio::error::operation_aborted) break;
+    if (burst >= kAcceptBurst) {
+      burst = 0;
+      co_await asio::post(t.worker.io(), asio::use_awaitable);
+      continue;
+    }
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ::accept4(acc.native_handle(), reinterpret_cast<sockaddr*>(&peer), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      burst = 0;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        std::tie(ec) = co_await acc.async_wait(tcp::acceptor::wait_read, detail::kNothrow);
+        if (ec && (t.stopping || ec == asio::error::operation_aborted)) break;
+        continue;
+      }
+      // A client that left while queued, or a signal: take the next one.
+      if (err == ECONNABORTED || err == EINTR || err == EPROTO) continue;
+      if (t.stopping) break;
       core::log_limited(t.accept_errors, t.worker.clock().now(), spdlog::level::warn,
-                        "frontend {}: accept failed: {}", fe.spec->cfg->name, ec.message());
+                        "frontend {}: accept failed: {}", fe.spec->cfg->name,
+                        std::error_code(err, std::generic_category()).message());
       // EMFILE and friends: give sessions time to end rather than spin.
       asio::steady_timer wait(t.worker.io());
       wait.expires_after(std::chrono::milliseconds(100));
       co_await wait.async_wait(detail::kNothrow);
       continue;
     }
+    ++burst;
+    tcp::endpoint ep;
+    if (len <= sizeof(sockaddr_storage) && len <= ep.capacity()) {
+      std::memcpy(ep.data(), &peer, len);
+      ep.resize(len);
+    }
     sh.global_conns.fetch_add(1, std::memory_order_relaxed);
     sh.frontend_conns[fi].fetch_add(1, std::memory_order_relaxed);
-    detail::start_session(t, fe, std::move(sock));
+    detail::start_session(t, fe, fd, ep);
   }
   t.task_ended();
 }

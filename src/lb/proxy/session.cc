@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/object_cache.h"
 #include "lb/proxy/internal.h"
 
 namespace tandem::lb::proxy::detail {
@@ -70,7 +71,7 @@ std::optional<Duration> first_of(std::optional<Duration> a, std::optional<Durati
   return a ? a : b;
 }
 
-void set_nodelay(tcp::socket& s) {
+void set_nodelay(Socket& s) {
   std::error_code ignored;
   s.set_option(tcp::no_delay(true), ignored);
 }
@@ -79,20 +80,57 @@ void set_nodelay(tcp::socket& s) {
 // otherwise does so (one ioctl) before its first asynchronous operation. A socket made with
 // SOCK_NONBLOCK is marked here instead. The member is protected: reached through a derived
 // class's using-declaration, which yields a pointer to the base's member.
-struct SocketImplAccess : tcp::socket {
-  using tcp::socket::impl_;
+// Checked against asio 1.18 to 1.28 (Debian 12 ships 1.22): re-read socket_ops.hpp's state
+// bits before widening the range.
+static_assert(ASIO_VERSION >= 101800 && ASIO_VERSION < 102900,
+              "mark_non_blocking/mark_not_dup rely on asio's socket state bits: check them");
+struct SocketImplAccess : Socket {
+  using Socket::impl_;
 };
-void mark_non_blocking(tcp::socket& s) {
+void mark_non_blocking(Socket& s) {
   auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
   impl.state_ |= asio::detail::socket_ops::internal_non_blocking;
 }
 // asio takes an accepted or assigned descriptor for a possible dup() of another one and then
 // removes it from epoll by hand (an epoll_ctl) before closing it. Ours are never duplicated:
 // close(2) alone takes them out of the epoll set.
-void mark_not_dup(tcp::socket& s) {
+void mark_not_dup(Socket& s) {
   auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
   impl.state_ &= static_cast<unsigned char>(~asio::detail::socket_ops::possible_dup);
 }
+
+// An address as rules compare it: a v4-mapped IPv6 address is the IPv4 one.
+IpAddr ip_of(const tcp::endpoint& ep) {
+  IpAddr ip;
+  const asio::ip::address a = ep.address();
+  if (a.is_v4() || (a.is_v6() && a.to_v6().is_v4_mapped())) {
+    const auto v4 =
+        a.is_v4() ? a.to_v4() : asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    const auto b = v4.to_bytes();
+    std::copy(b.begin(), b.end(), ip.bytes.begin());
+  } else {
+    ip.bytes = a.to_v6().to_bytes();
+    ip.v6 = true;
+  }
+  return ip;
+}
+
+// The memory of a parked connection's one pending operation, of its exact size: asio's own
+// per-thread recycling hands out blocks sized for the largest operation seen (a write of
+// several buffers), several hundred bytes too many for each of thousands of idle clients.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}  // NOLINT: converting, as allocators are
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) { std::allocator<T>().deallocate(p, n); }
+  template <typename U>
+  bool operator==(const ExactAllocator<U>&) const noexcept {
+    return true;
+  }
+};
 
 size_t status_class(int status) {
   return status >= 100 && status < 600 ? static_cast<size_t>(status / 100) : 0;
@@ -110,34 +148,19 @@ std::string endpoint_ip(const tcp::endpoint& ep) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ThreadRt& t, FrontendRt& fe, tcp::socket client)
+  Session(ThreadRt& t, FrontendRt& fe, Socket client, const tcp::endpoint& peer)
       : t_(t),
         fe_(fe),
         clock_(t.worker.clock()),
         client_(std::move(client)),
         server_(t.worker.io()),
         cbuf_(t.buffers, t.shared.bufsize),
-        sbuf_(t.buffers, t.shared.bufsize),
-        watchdog_(clock_.make_timer()) {
+        sbuf_(t.buffers, t.shared.bufsize) {
     accepted_ = clock_.now();
-    std::error_code ec;
-    auto remote = client_.remote_endpoint(ec);
-    if (!ec) {
-      client_ip_ = endpoint_ip(remote);
-      client_port_ = remote.port();
-      auto a = remote.address();
-      if (a.is_v4()) {
-        auto b = a.to_v4().to_bytes();
-        source_.assign(b.begin(), b.end());
-      } else {
-        auto b = a.to_v6().to_bytes();
-        source_.assign(b.begin(), b.end());
-      }
-    }
+    peer_ = peer;
+    client_port_ = peer.port();
     accept_wall_ = std::chrono::system_clock::now();
     prev_end_ = accepted_;
-    if (auto ip = IpAddr::parse(client_ip_)) acl_base_.src = *ip;
-    acl_base_.src_port = client_port_;
     // The local address costs a getsockname(2): taken now only when logs will want it (the
     // client socket may be gone by then), else when a rule or a port-0 server asks.
     if (fe_.logger != nullptr || t_.shared.options.on_request) learn_local();
@@ -148,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    unqueue_deadline();
     set_idle_wait(false);
     leave_queue();
     release_server();
@@ -179,22 +203,24 @@ class Session : public std::enable_shared_from_this<Session> {
   // the client's next bytes with a one-byte MSG_PEEK. Bytes start the session's coroutine
   // again; an error (close, reset, the keep-alive timeout's cancel) ends the session.
   static void park(std::shared_ptr<Session> self) {
-    tcp::socket& client = self->client_;
+    Socket& client = self->client_;
     auto peek = asio::buffer(&self->peek_byte_, 1);
-    client.async_receive(peek, tcp::socket::message_peek,
-                         [self = std::move(self)](std::error_code ec, size_t) mutable {
-                           Session& s = *self;
-                           s.parked_ = false;
-                           s.woken_by_bytes_ = !ec;
-                           if (ec) {
-                             s.disarm(Side::kClient);
-                             s.idle_ = false;
-                             s.close_both();
-                             return;
-                           }
-                           asio::io_context& io = s.t_.worker.io();
-                           asio::co_spawn(io, run(std::move(self)), asio::detached);
-                         });
+    client.async_receive(
+        peek, Socket::message_peek,
+        asio::bind_allocator(ExactAllocator<void>{},
+                             [self = std::move(self)](std::error_code ec, size_t) mutable {
+                               Session& s = *self;
+                               s.parked_ = false;
+                               s.woken_by_bytes_ = !ec;
+                               if (ec) {
+                                 s.disarm(Side::kClient);
+                                 s.idle_ = false;
+                                 s.close_both();
+                                 return;
+                               }
+                               asio::io_context& io = s.t_.worker.io();
+                               asio::co_spawn(io, run(std::move(self)), asio::detached);
+                             }));
   }
 
   void soft_stop() {
@@ -229,13 +255,17 @@ class Session : public std::enable_shared_from_this<Session> {
     auto local = client_.local_endpoint(ec);
     if (ec) return;
     local_port_ = local.port();
-    local_ip_ = endpoint_ip(local);
-    if (auto ip = IpAddr::parse(local_ip_)) acl_base_.dst = *ip;
-    acl_base_.dst_port = local_port_;
+    local_addr_ = ip_of(local);
   }
-  const lb::RequestContext& acl_base() {
+  // What ACLs see of the connection (made for each evaluation: idle connections keep none).
+  lb::RequestContext acl_base() {
     learn_local();
-    return acl_base_;
+    lb::RequestContext c;
+    c.src = ip_of(peer_);
+    c.src_port = client_port_;
+    c.dst = local_addr_;
+    c.dst_port = local_port_;
+    return c;
   }
   uint16_t local_port() {
     learn_local();
@@ -244,16 +274,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   size_t fe_index() const { return static_cast<size_t>(fe_.spec - t_.shared.frontends.data()); }
 
-  // ---- inactivity deadlines: one lazy timer; arming is a store, the timer re-checks ----
+  // ---- inactivity deadlines: arming is a store; the thread's heap re-checks ----
+  //
+  // A session sits in its thread's heap (ThreadRt::deadlines) under the earliest deadline it
+  // had when it was queued. A later deadline (the usual case: every read pushes the client's
+  // further) changes nothing there; an earlier one moves the session up. When its key comes,
+  // on_watchdog() compares the real deadlines and queues the session again if it is early.
+  // One timer per thread instead of one per session: no allocation per connection, and an
+  // idle connection holds no timer of its own.
 
   void arm(Side side, std::optional<Duration> d) {
     TimePoint& slot = side == Side::kClient ? client_deadline_ : server_deadline_;
     slot = d ? clock_.now() + *d : kNever;
     TimePoint next = std::min(client_deadline_, server_deadline_);
-    if (next == kNever) return;
-    if (!watchdog_->armed() || next < watchdog_->deadline()) {
-      watchdog_->arm_at(next, [this] { on_watchdog(); });
-    }
+    if (next != kNever) queue_deadline(next);
   }
   void disarm(Side side) { (side == Side::kClient ? client_deadline_ : server_deadline_) = kNever; }
 
@@ -271,7 +305,85 @@ class Session : public std::enable_shared_from_this<Session> {
       server_.cancel(ignored);
     }
     TimePoint next = std::min(client_deadline_, server_deadline_);
-    if (next != kNever) watchdog_->arm_at(next, [this] { on_watchdog(); });
+    if (next != kNever) queue_deadline(next);
+  }
+
+  static constexpr uint32_t kNotQueued = UINT32_MAX;
+
+  // In the heap under `when`, or under an earlier key it already has.
+  void queue_deadline(TimePoint when) {
+    std::vector<Session*>& h = t_.deadlines;
+    if (wd_index_ == kNotQueued) {
+      wd_key_ = when;
+      wd_index_ = static_cast<uint32_t>(h.size());
+      h.push_back(this);
+    } else if (when < wd_key_) {
+      wd_key_ = when;
+    } else {
+      return;
+    }
+    sift_up(h, wd_index_);
+    if (wd_index_ == 0) arm_thread_timer(t_);
+  }
+  void unqueue_deadline() {
+    if (wd_index_ == kNotQueued) return;
+    std::vector<Session*>& h = t_.deadlines;
+    const size_t i = wd_index_;
+    wd_index_ = kNotQueued;
+    Session* last = h.back();
+    h.pop_back();
+    if (last == this) return;
+    h[i] = last;
+    last->wd_index_ = static_cast<uint32_t>(i);
+    sift_up(h, i);
+    sift_down(h, last->wd_index_);
+    // The thread's timer may now fire early for nothing: it re-arms itself then.
+  }
+  static void place(std::vector<Session*>& h, size_t i, Session* s) {
+    h[i] = s;
+    s->wd_index_ = static_cast<uint32_t>(i);
+  }
+  static void sift_up(std::vector<Session*>& h, size_t i) {
+    Session* s = h[i];
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!(s->wd_key_ < h[parent]->wd_key_)) break;
+      place(h, i, h[parent]);
+      i = parent;
+    }
+    place(h, i, s);
+  }
+  static void sift_down(std::vector<Session*>& h, size_t i) {
+    Session* s = h[i];
+    const size_t n = h.size();
+    for (;;) {
+      size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && h[child + 1]->wd_key_ < h[child]->wd_key_) ++child;
+      if (!(h[child]->wd_key_ < s->wd_key_)) break;
+      place(h, i, h[child]);
+      i = child;
+    }
+    place(h, i, s);
+  }
+  static void arm_thread_timer(ThreadRt& t) {
+    if (t.deadlines.empty()) return;
+    if (!t.deadline_timer) t.deadline_timer = t.worker.clock().make_timer();
+    const TimePoint at = t.deadlines.front()->wd_key_;
+    if (t.deadline_timer->armed() && t.deadline_timer->deadline() <= at) return;
+    ThreadRt* tp = &t;
+    t.deadline_timer->arm_at(at, [tp] { fire_deadlines(*tp); });
+  }
+  // The thread's timer: every session whose key has come checks its deadlines.
+  static void fire_deadlines(ThreadRt& t) {
+    std::vector<Session*>& h = t.deadlines;
+    const TimePoint now = t.worker.clock().now();
+    while (!h.empty() && h.front()->wd_key_ <= now) {
+      Session* s = h.front();
+      s->unqueue_deadline();
+      s->on_watchdog();
+    }
+    arm_thread_timer(t);
   }
 
   void close_both() {
@@ -288,7 +400,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto& idle = be_->servers[server_index_].idle;
       if (keep_idle && server_.is_open() && idle.size() < kMaxIdlePerServer) {
         idle.push_back({std::move(server_), clock_.now()});
-        server_ = tcp::socket(t_.worker.io());
+        server_ = Socket(t_.worker.io());
       }
       const BackendSpec& bs = *be_->spec;
       bs.conns->fetch_sub(1, std::memory_order_relaxed);
@@ -318,7 +430,8 @@ class Session : public std::enable_shared_from_this<Session> {
             !compiled->use_backends[i].condition || compiled->use_backends[i].condition->eval(ctx);
       } else if (rules[i].condition) {
         if (t_.shared.options.condition) {
-          RequestContext ctx{fs.cfg, head, client_ip_, client_port_, local_port()};
+          const std::string ip = client_ip();
+          RequestContext ctx{fs.cfg, head, ip, client_port_, local_port()};
           taken = t_.shared.options.condition(*rules[i].condition, ctx);
         } else {
           taken = false;
@@ -344,7 +457,20 @@ class Session : public std::enable_shared_from_this<Session> {
           header = h->value;
       }
     }
-    return be_->pool->pick(source_, uri, header, exclude, clock_.now());
+    // The client's address as the kernel gave it (a v4-mapped IPv6 address stays 16 bytes).
+    std::array<uint8_t, 16> source{};
+    size_t source_len = 0;
+    if (peer_.address().is_v4()) {
+      auto b = peer_.address().to_v4().to_bytes();
+      std::copy(b.begin(), b.end(), source.begin());
+      source_len = b.size();
+    } else {
+      auto b = peer_.address().to_v6().to_bytes();
+      std::copy(b.begin(), b.end(), source.begin());
+      source_len = b.size();
+    }
+    return be_->pool->pick(std::span<const uint8_t>(source.data(), source_len), uri, header,
+                           exclude, clock_.now());
   }
 
   // Picks and connects with retries; redispatch moves the last retry to another server.
@@ -357,7 +483,7 @@ class Session : public std::enable_shared_from_this<Session> {
     static constexpr Duration kTrustIdle = std::chrono::seconds(1);
     auto& idle = be_->servers[i].idle;
     while (!idle.empty()) {
-      tcp::socket sock = std::move(idle.back().socket);
+      Socket sock = std::move(idle.back().socket);
       const TimePoint since = idle.back().since;
       idle.pop_back();
       if (retryable && clock_.now() - since < kTrustIdle) {
@@ -482,7 +608,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       Duration step = std::chrono::milliseconds(50);
       if (deadline != kNever) step = std::min<Duration>(step, deadline - now);
-      if (!queue_timer_) queue_timer_.emplace(t_.worker.io());
+      if (!queue_timer_) queue_timer_ = std::make_unique<asio::steady_timer>(t_.worker.io());
       queue_timer_->expires_after(step);
       co_await queue_timer_->async_wait(kNothrow);
     }
@@ -627,7 +753,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (connect_errno != EINPROGRESS) {
       co_return std::error_code(connect_errno, asio::error::get_system_category());
     }
-    std::tie(ec) = co_await server_.async_wait(tcp::socket::wait_write, kNothrow);
+    std::tie(ec) = co_await server_.async_wait(Socket::wait_write, kNothrow);
     if (ec) co_return ec;
     if (!server_.is_open()) co_return asio::error::operation_aborted;
     int err = 0;
@@ -682,8 +808,8 @@ class Session : public std::enable_shared_from_this<Session> {
   static asio::awaitable<void> pump(std::shared_ptr<Session> self, Side from) {
     Session& s = *self;
     const bool from_client = from == Side::kClient;
-    tcp::socket& in = from_client ? s.client_ : s.server_;
-    tcp::socket& out = from_client ? s.server_ : s.client_;
+    Socket& in = from_client ? s.client_ : s.server_;
+    Socket& out = from_client ? s.server_ : s.client_;
     Buffer& buf = from_client ? s.cbuf_ : s.sbuf_;
     const Side to = from_client ? Side::kServer : Side::kClient;
     const auto& tin = from_client ? s.tclient_ : s.tserver_;
@@ -727,7 +853,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (ec == asio::error::eof) {
         std::error_code ignored;
-        out.shutdown(tcp::socket::shutdown_send, ignored);
+        out.shutdown(Socket::shutdown_send, ignored);
         (from_client ? s.client_eof_ : s.server_eof_) = true;
         if (s.client_eof_ && s.server_eof_) s.close_both();
         break;
@@ -766,8 +892,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // to copying; nothing has been read then.
   static asio::awaitable<SpliceEnd> splice_loop(Session& s, Side from) {
     const bool from_client = from == Side::kClient;
-    tcp::socket& in = from_client ? s.client_ : s.server_;
-    tcp::socket& out = from_client ? s.server_ : s.client_;
+    Socket& in = from_client ? s.client_ : s.server_;
+    Socket& out = from_client ? s.server_ : s.client_;
     const Side to = from_client ? Side::kServer : Side::kClient;
     const auto& tin = from_client ? s.tclient_ : s.tserver_;
     const auto& tout = from_client ? s.tserver_ : s.tclient_;
@@ -801,7 +927,7 @@ class Session : public std::enable_shared_from_this<Session> {
           continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          auto [ec] = co_await out.async_wait(tcp::socket::wait_write, kNothrow);
+          auto [ec] = co_await out.async_wait(Socket::wait_write, kNothrow);
           if (ec) co_return SpliceEnd::kFailed;
           continue;
         }
@@ -819,7 +945,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (n == 0) co_return SpliceEnd::kEof;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        auto [ec] = co_await in.async_wait(tcp::socket::wait_read, kNothrow);
+        auto [ec] = co_await in.async_wait(Socket::wait_read, kNothrow);
         if (ec) co_return SpliceEnd::kFailed;
         continue;
       }
@@ -866,8 +992,9 @@ class Session : public std::enable_shared_from_this<Session> {
         if (p.failed()) co_return HeadWait::kRejected;
         if (p.head_complete) {
           // Body bytes that came with the head: handled by the caller before consuming.
-          head_body_.clear();
-          for (std::string_view piece : p.body) head_body_.append(piece);
+          std::string& head_body = work().head_body;
+          head_body.clear();
+          for (std::string_view piece : p.body) head_body.append(piece);
           head_message_complete_ = p.message_complete;
           cbuf_.consume(p.consumed);
           co_return HeadWait::kOk;
@@ -911,7 +1038,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       if (bufferless_) {
         auto [ec, n] = co_await client_.async_receive(asio::buffer(&peek_byte_, 1),
-                                                      tcp::socket::message_peek, kNothrow);
+                                                      Socket::message_peek, kNothrow);
         if (ec) co_return std::tuple<std::error_code, size_t>{ec, 0};
         bufferless_ = false;  // bytes are there: read them into a buffer
       }
@@ -1042,7 +1169,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> linger() {
     std::error_code ec;
     if (!client_.is_open()) co_return;
-    client_.shutdown(tcp::socket::shutdown_send, ec);
+    client_.shutdown(Socket::shutdown_send, ec);
     if (ec) co_return;
     const TimePoint until = clock_.now() + std::chrono::seconds(1);
     size_t dropped = 0;
@@ -1184,9 +1311,9 @@ class Session : public std::enable_shared_from_this<Session> {
     http1::remove_hop_by_hop(head.headers,
                              {.keep_upgrade = upgrade, .keep_transfer_encoding = true});
     if (fs.forwardfor_enabled) {
-      http1::apply_forwardfor(head.headers, fs.forwardfor, client_ip_);
+      http1::apply_forwardfor(head.headers, fs.forwardfor, client_ip());
     } else if (bs.forwardfor_enabled) {
-      http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip_);
+      http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip());
     }
     if (!upgrade && !reuse_ok) http1::add_header(head.headers, "Connection", "close");
     std::string& out = work().head_out;
@@ -1194,9 +1321,9 @@ class Session : public std::enable_shared_from_this<Session> {
     http1::serialize_request_head(head, out);
     const bool chunked = head.chunked;
     if (chunked) {
-      http1::append_chunk(out, head_body_);
+      http1::append_chunk(out, work().head_body);
     } else {
-      out.append(head_body_);
+      out.append(work().head_body);
     }
     const bool req_done_now = head_message_complete_ || head.no_body;
     if (chunked && head_message_complete_) http1::append_last_chunk(out, req.trailers());
@@ -1568,7 +1695,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The stats page: the body (a POST's admin form) is read whole first, within a buffer.
   asio::awaitable<bool> serve_stats(const http1::Head& head, http1::Parser& req) {
     const FrontendSpec& fs = *fe_.spec;
-    std::string body = head_body_;
+    std::string body = work().head_body;
     bool complete = head_message_complete_ || head.no_body;
     while (!complete) {
       if (body.size() > t_.shared.bufsize) {
@@ -1633,7 +1760,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (o.kind == Outcome::Kind::kService) {
       std::optional<std::string> answer;
       if (t_.shared.options.service) {
-        RequestContext ctx{fe_.spec->cfg, &head, client_ip_, client_port_, local_port()};
+        const std::string ip = client_ip();
+        RequestContext ctx{fe_.spec->cfg, &head, ip, client_port_, local_port()};
         answer = t_.shared.options.service(o.service, ctx);
       }
       if (!answer) {
@@ -1687,10 +1815,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void log_connect() {
     if (!fe_.logger || fe_.spec->line_format != logfmt::LineFormat::kConnect) return;
     logfmt::SessionLog s;
-    s.client_ip = client_ip_;
+    s.client_ip = client_ip();
     s.client_port = client_port_;
     learn_local();
-    s.frontend_ip = local_ip_;
+    s.frontend_ip = local_known_ ? local_addr_.to_string() : std::string();
     s.frontend_port = local_port_;
     s.frontend = fe_.spec->cfg->name;
     fe_.logger->emit(
@@ -1711,10 +1839,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!line && !t_.shared.options.on_request) return;
     const TimePoint now = clock_.now();
     logfmt::SessionLog s;
-    s.client_ip = client_ip_;
+    s.client_ip = client_ip();
     s.client_port = client_port_;
     learn_local();
-    s.frontend_ip = local_ip_;
+    s.frontend_ip = local_known_ ? local_addr_.to_string() : std::string();
     s.frontend_port = local_port_;
     s.frontend = fs.cfg->name;
     s.backend = be_ != nullptr ? be_->spec->cfg->name : fs.cfg->name;
@@ -1769,18 +1897,22 @@ class Session : public std::enable_shared_from_this<Session> {
   ThreadRt& t_;
   FrontendRt& fe_;
   core::Clock& clock_;
-  tcp::socket client_;
-  tcp::socket server_;
+  Socket client_;
+  Socket server_;
   Buffer cbuf_;
   Buffer sbuf_;
   // The main coroutine waits here for a pump (made when first needed, as the queue's timer:
   // an idle connection holds neither).
-  std::optional<asio::steady_timer> join_;
+  std::unique_ptr<asio::steady_timer> join_;
   asio::steady_timer& join() {
-    if (!join_) join_.emplace(t_.worker.io(), asio::steady_timer::time_point::max());
+    if (!join_) {
+      join_ = std::make_unique<asio::steady_timer>(t_.worker.io(),
+                                                   asio::steady_timer::time_point::max());
+    }
     return *join_;
   }
-  core::TimerPtr watchdog_;
+  uint32_t wd_index_ = kNotQueued;  // place in the thread's deadline heap
+  TimePoint wd_key_{};              // the deadline it is queued under
   TimePoint client_deadline_ = kNever;
   TimePoint server_deadline_ = kNever;
   bool client_timed_out_ = false;
@@ -1804,29 +1936,49 @@ class Session : public std::enable_shared_from_this<Session> {
   bool req_body_failed_ = false;
   bool req_body_invalid_ = false;  // the pump stopped at a malformed body (answered 400)
   bool head_message_complete_ = false;
-  std::string head_body_;
   // What serving a request uses, kept from one request to the next (the storage of its
   // strings and vectors with it) and given back when the connection goes idle.
   struct Work {
     std::optional<http1::Parser> response_parser;  // reset for each response
     http1::Head request_head;                      // the request as forwarded (rewritten)
     http1::Head response_head;
-    std::string head_out;  // the request head to the server
-    std::string scratch;   // a response head and re-framed body pieces to the client
+    std::string head_out;   // the request head to the server
+    std::string scratch;    // a response head and re-framed body pieces to the client
+    std::string head_body;  // body bytes that came with the request head
   };
-  std::unique_ptr<Work> work_;
+  // Work areas dropped by sessions wait in a per-thread cache for the next one (a new
+  // connection's request then copies into strings that already have room).
+  static constexpr size_t kCachedWork = 64;
+  using WorkCache = core::ThreadObjectCache<Work, kCachedWork>;
+  struct WorkRecycler {
+    void operator()(Work* w) const {
+      // One that served a big head or body pieces is not worth its memory.
+      if (w->head_out.capacity() > 4096 || w->scratch.capacity() > 4096 ||
+          w->request_head.headers.size() + w->response_head.headers.size() > 64) {
+        delete w;
+        return;
+      }
+      w->response_parser.reset();  // its state goes to the parsers' own cache
+      WorkCache::give(w);
+    }
+  };
+  std::unique_ptr<Work, WorkRecycler> work_;
   Work& work() {
-    if (!work_) work_ = std::make_unique<Work>();
+    if (!work_) {
+      Work* w = WorkCache::take();
+      work_.reset(w != nullptr ? w : new Work);
+    }
     return *work_;
   }
 
   BackendRt* be_ = nullptr;
   const ServerSpec* srv_ = nullptr;
   size_t server_index_ = 0;
-  std::string client_ip_;
+  tcp::endpoint peer_;  // the client's address, from accept(2)
+  // Its text, made when needed (rules, forwardfor, logs): not kept by idle connections.
+  std::string client_ip() const { return endpoint_ip(peer_); }
   uint16_t client_port_ = 0;
   uint16_t local_port_ = 0;
-  std::vector<uint8_t> source_;
   TimePoint accepted_{}, started_{}, head_received_{};
   Duration t_connect_{}, t_response_{}, t_total_{};
   int status_ = 0;
@@ -1838,13 +1990,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool linger_ = false;         // closing after our own answer: drain the client first
 
   // For the queue, the rules and the logs.
-  std::string local_ip_;
-  bool local_known_ = false;  // local_ip_, local_port_ and acl_base_.dst taken
+  IpAddr local_addr_;         // the address the client connected to
+  bool local_known_ = false;  // local_addr_ and local_port_ taken
   std::chrono::system_clock::time_point accept_wall_;
   TimePoint prev_end_{};  // accept, or the end of the previous request
-  lb::RequestContext acl_base_;
   std::shared_ptr<Waiter> waiter_;
-  std::optional<asio::steady_timer> queue_timer_;
+  std::unique_ptr<asio::steady_timer> queue_timer_;
   std::optional<std::string> request_line_;  // unset: <BADREQ>
   SessionEnd end_ = SessionEnd::kNormal;
   TermPhase phase_ = TermPhase::kNone;
@@ -1887,10 +2038,21 @@ void release_slot(ThreadRt& t, size_t bi, size_t si) {
   bs.server_conns[si].fetch_sub(1, std::memory_order_acq_rel);
 }
 
-void start_session(ThreadRt& t, FrontendRt& fe, tcp::socket client) {
-  set_nodelay(client);
+void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer) {
+  Socket client(t.worker.io());
+  std::error_code ec;
+  client.assign(peer.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    t.shared.global_conns.fetch_sub(1, std::memory_order_relaxed);
+    t.shared.frontend_conns[static_cast<size_t>(fe.spec - t.shared.frontends.data())].fetch_sub(
+        1, std::memory_order_relaxed);
+    return;
+  }
+  mark_non_blocking(client);  // accept4(SOCK_NONBLOCK)
   mark_not_dup(client);
-  auto s = std::make_shared<Session>(t, fe, std::move(client));
+  set_nodelay(client);
+  auto s = std::make_shared<Session>(t, fe, std::move(client), peer);
   asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
 }
 

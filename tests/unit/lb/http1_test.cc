@@ -651,3 +651,66 @@ TEST(Http1Smoke, Helpers) {
 
 }  // namespace
 }  // namespace tandem::lb::http1
+
+namespace tandem::lb::http1 {
+namespace {
+
+// Parser states go to a per-thread cache when a parser is dropped or released while idle,
+// and the next parser takes one: nothing of the previous connection may show through.
+TEST(Http1Recycling, ReusedStateStartsClean) {
+  RejectCounters first_counts, second_counts;
+  {
+    Parser a(Mode::kRequest, {}, &first_counts);
+    auto p = a.feed("POST /old HTTP/1.1\r\nHost: a\r\nX-Old: 1\r\nContent-Length: 3\r\n\r\nabc");
+    ASSERT_TRUE(p.head_complete);
+    ASSERT_TRUE(p.message_complete);
+  }  // its state goes to the cache
+  // A response parser may take the state a request parser left.
+  Parser b(Mode::kResponse, {}, &second_counts);
+  EXPECT_EQ(b.state(), Parser::State::kIdle);
+  EXPECT_TRUE(b.head().headers.empty());
+  b.expect_response_to("GET");
+  auto p = b.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  ASSERT_TRUE(p.head_complete) << static_cast<int>(p.error);
+  EXPECT_EQ(b.head().status, 200);
+  ASSERT_EQ(b.head().headers.size(), 1u);
+  EXPECT_EQ(b.head().headers[0].name, "Content-Length");
+  EXPECT_TRUE(p.message_complete);
+
+  // Limits and counters are the new parser's own.
+  Parser c(Mode::kRequest, Limits{.max_headers = 2}, &second_counts);
+  auto r = c.feed("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n");
+  EXPECT_EQ(r.error, R::kTooManyHeaders);
+  EXPECT_EQ(second_counts.total(), 1u);
+  EXPECT_EQ(first_counts.total(), 0u);
+}
+
+TEST(Http1Recycling, ReleasedWhileIdleThenFedAgain) {
+  Parser a(Mode::kRequest);
+  auto p = a.feed("GET /one HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(p.message_complete);
+  EXPECT_EQ(a.head().target, "/one");
+  a.release_memory();  // idle: the state goes
+  EXPECT_EQ(a.state(), Parser::State::kIdle);
+  EXPECT_TRUE(a.head().target.empty());
+  // Another parser on the thread may take it meanwhile.
+  {
+    Parser other(Mode::kRequest);
+    ASSERT_TRUE(other.feed("GET /other HTTP/1.1\r\nHost: b\r\n\r\n").message_complete);
+  }
+  p = a.feed("GET /two HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(p.message_complete);
+  EXPECT_EQ(a.head().target, "/two");
+  ASSERT_EQ(a.head().headers.size(), 1u);
+  EXPECT_EQ(a.head().host, "a");
+  // Not released in the middle of a message.
+  ASSERT_FALSE(a.feed("GET /three HTTP/1.1\r\nHo").failed());
+  a.release_memory();
+  EXPECT_EQ(a.state(), Parser::State::kHead);
+  p = a.feed("st: a\r\n\r\n");
+  ASSERT_TRUE(p.message_complete);
+  EXPECT_EQ(a.head().target, "/three");
+}
+
+}  // namespace
+}  // namespace tandem::lb::http1
