@@ -1474,8 +1474,13 @@ class Session : public std::enable_shared_from_this<Session> {
           status_ = rh.status;
           ++fe_.counters.http_status[status_class(rh.status)];
           ++be_->counters.http_status[status_class(rh.status)];
-          if (rh.status == 101 && upgrade) {
-            http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = true});
+          // A 2xx to CONNECT opens a tunnel as a 101 does (RFC 9110 9.3.6): it has no body,
+          // so framing fields in it mean nothing and are dropped.
+          const bool connect_ok =
+              upgrade && head.method == "CONNECT" && rh.status >= 200 && rh.status < 300;
+          if ((rh.status == 101 && upgrade) || connect_ok) {
+            http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = !connect_ok});
+            if (connect_ok) http1::del_header(rh.headers, "Content-Length");
             http1::serialize_response_head(rh, chunk_out);
             sbuf_.consume(p.consumed);
             if (!co_await write_client(chunk_out)) break;

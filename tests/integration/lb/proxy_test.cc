@@ -531,6 +531,63 @@ TEST_F(ProxyTest, WebSocketUpgradeBecomesATunnel) {
   ::close(fd);
 }
 
+// CONNECT: the server's 2xx opens a tunnel both ways under `timeout tunnel` (as haproxy 2.6),
+// framing fields of that 2xx are dropped; a refusal is an ordinary response and the next
+// request on the connection is HTTP again.
+TEST_F(ProxyTest, ConnectTwoHundredOpensATunnel) {
+  Upstream up([](int fd) {
+    std::string carry;
+    for (;;) {
+      Message m = read_message(fd, http1::Mode::kRequest, carry);
+      if (m.head.method.empty()) return;
+      if (m.head.target == "denied.example:443") {
+        send_all(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+        continue;
+      }
+      send_all(fd, "HTTP/1.1 200 Connection established\r\nContent-Length: 0\r\n\r\n");
+      std::string got = carry;
+      char buf[256];
+      while (got.size() < 5) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        got.append(buf, static_cast<size_t>(n));
+      }
+      send_all(fd, "tls:" + got);
+      return;
+    }
+  });
+  start(http_config({up.port()}, "", "  timeout tunnel 2s\n"));
+
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(
+      send_all(fd, "CONNECT denied.example:443 HTTP/1.1\r\nHost: denied.example:443\r\n\r\n"));
+  std::string carry;
+  Message no = read_message(fd, http1::Mode::kResponse, carry, "CONNECT");
+  EXPECT_EQ(no.head.status, 403);
+  EXPECT_EQ(no.body, "no");
+  ::close(fd);
+
+  fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "CONNECT ok.example:443 HTTP/1.1\r\nHost: ok.example:443\r\n\r\n"));
+  carry.clear();
+  Message yes = read_message(fd, http1::Mode::kResponse, carry, "CONNECT");
+  EXPECT_EQ(yes.head.status, 200);
+  EXPECT_EQ(http1::find_header(yes.head.headers, "Content-Length"), nullptr);
+  // Not HTTP any more: these bytes go through as they are.
+  ASSERT_TRUE(send_all(fd, "\x16\x03\x01zz"));
+  std::string got = carry;
+  char buf[256];
+  while (got.size() < 9) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, "tls:\x16\x03\x01zz");
+  ::close(fd);
+}
+
 // A 101 to a request without Upgrade would make the client believe the protocol switched
 // while the proxy still reads HTTP: it is a 502 (as from haproxy 2.6), counted as a bad
 // response, and the connection to that server is not kept.
