@@ -11,7 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "core/clock.h"
@@ -193,7 +192,7 @@ struct ThreadRt {
   size_t index;
   std::vector<FrontendRt> frontends;
   std::vector<BackendRt> backends;
-  std::unordered_set<Session*> sessions;
+  Session* sessions = nullptr;       // every live session of the thread, linked through them
   asio::steady_timer resume_accept;  // a paused acceptor waits on it
   asio::steady_timer grace;
   size_t live_tasks = 0;  // acceptor loops and sessions; the loop stops at 0 when stopping
@@ -219,6 +218,8 @@ struct ThreadRt {
 // Starts a session for a client accepted on this thread: `fd` from accept4(SOCK_NONBLOCK),
 // `peer` its address. The connection was counted (global and frontend) by the caller.
 void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer);
+// The thread's sessions at this moment (a copy: stopping them changes the list).
+std::vector<Session*> sessions_of(const ThreadRt& t);
 void soft_stop_session(Session* s);
 void hard_stop_session(Session* s);
 // True while the session holds a connection to server `si` of backend `bi` (own thread).

@@ -249,8 +249,7 @@ struct Runtime::Impl {
         }
       }
       t.resume_accept.cancel();
-      for (detail::Session* s : std::vector<detail::Session*>(t.sessions.begin(), t.sessions.end()))
-        detail::soft_stop_session(s);
+      for (detail::Session* s : detail::sessions_of(t)) detail::soft_stop_session(s);
       auto grace = shared->options.grace.value_or(
           shared->config.global.hard_stop_after.value_or(std::chrono::seconds(30)));
       t.grace.expires_after(grace);
@@ -262,8 +261,7 @@ struct Runtime::Impl {
       t.task_ended();
     }
     if (hard) {
-      for (detail::Session* s : std::vector<detail::Session*>(t.sessions.begin(), t.sessions.end()))
-        detail::hard_stop_session(s);
+      for (detail::Session* s : detail::sessions_of(t)) detail::hard_stop_session(s);
     }
   }
 
@@ -825,7 +823,7 @@ bool Runtime::shutdown_server_sessions(std::string_view backend, std::string_vie
     ThreadRt* tp = t.get();
     tp->worker.post([tp, bi, si] {
       std::vector<detail::Session*> victims;
-      for (detail::Session* s : tp->sessions) {
+      for (detail::Session* s : detail::sessions_of(*tp)) {
         if (detail::session_uses_server(s, bi, si)) victims.push_back(s);
       }
       for (detail::Session* s : victims) detail::hard_stop_session(s);

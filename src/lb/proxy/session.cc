@@ -25,7 +25,7 @@ constexpr TimePoint kNever = TimePoint::max();
 // thread's pool when bytes are to be read into it, and goes back by release() when empty.
 class Buffer {
  public:
-  Buffer(BufferPool& pool, size_t capacity) : pool_(pool), cap_(capacity) {}
+  Buffer(BufferPool& pool, size_t capacity) : pool_(pool), cap_(static_cast<uint32_t>(capacity)) {}
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   ~Buffer() {
@@ -36,7 +36,7 @@ class Buffer {
   }
   bool empty() const { return begin_ == end_; }
   void consume(size_t n) {
-    begin_ += n;
+    begin_ += static_cast<uint32_t>(n);
     if (begin_ == end_) begin_ = end_ = 0;
   }
   // Room to read into, after moving the unconsumed bytes to the front when needed.
@@ -49,7 +49,7 @@ class Buffer {
     }
     return asio::buffer(data_ + end_, cap_ - end_);
   }
-  void commit(size_t n) { end_ += n; }
+  void commit(size_t n) { end_ += static_cast<uint32_t>(n); }
   void clear() { begin_ = end_ = 0; }
   // Gives the storage back when nothing is buffered.
   void release() {
@@ -62,9 +62,26 @@ class Buffer {
  private:
   BufferPool& pool_;
   char* data_ = nullptr;
-  size_t cap_;
-  size_t begin_ = 0;
-  size_t end_ = 0;
+  uint32_t cap_;  // tune.bufsize: well under 4 GiB
+  uint32_t begin_ = 0;
+  uint32_t end_ = 0;
+};
+
+// An optional time in 8 bytes (TimePoint::min() for none): sessions keep a few.
+class MaybeTime {
+ public:
+  explicit operator bool() const { return t_ != TimePoint::min(); }
+  MaybeTime& operator=(TimePoint t) {
+    t_ = t;
+    return *this;
+  }
+  void reset() { t_ = TimePoint::min(); }
+  operator std::optional<TimePoint>() const {  // NOLINT: as the optional it replaces
+    return *this ? std::optional<TimePoint>(t_) : std::nullopt;
+  }
+
+ private:
+  TimePoint t_ = TimePoint::min();
 };
 
 std::optional<Duration> first_of(std::optional<Duration> a, std::optional<Duration> b) {
@@ -164,7 +181,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // The local address costs a getsockname(2): taken now only when logs will want it (the
     // client socket may be gone by then), else when a rule or a port-0 server asks.
     if (fe_.logger != nullptr || t_.shared.options.on_request) learn_local();
-    t_.sessions.insert(this);
+    // First in the thread's list of sessions.
+    list_next_ = t_.sessions;
+    if (list_next_ != nullptr) list_next_->list_prev_ = this;
+    t_.sessions = this;
     ++t_.live_tasks;
     ++fe_.counters.sessions_current;
     ++fe_.counters.sessions_total;
@@ -176,7 +196,12 @@ class Session : public std::enable_shared_from_this<Session> {
     leave_queue();
     release_server();
     --fe_.counters.sessions_current;
-    t_.sessions.erase(this);
+    if (list_prev_ != nullptr) {
+      list_prev_->list_next_ = list_next_;
+    } else {
+      t_.sessions = list_next_;
+    }
+    if (list_next_ != nullptr) list_next_->list_prev_ = list_prev_;
     t_.shared.global_conns.fetch_sub(1, std::memory_order_relaxed);
     t_.shared.frontend_conns[fe_index()].fetch_sub(1, std::memory_order_relaxed);
     t_.session_ended();
@@ -234,6 +259,7 @@ class Session : public std::enable_shared_from_this<Session> {
     close_both();
   }
   void hard_stop() { close_both(); }
+  Session* next_in_thread() const { return list_next_; }
   bool uses_server(size_t bi, size_t si) const {
     return srv_ != nullptr && be_ != nullptr && backend_index() == bi && server_index_ == si;
   }
@@ -786,17 +812,19 @@ class Session : public std::enable_shared_from_this<Session> {
       log_end(false);
       co_return;
     }
-    const BackendSpec& bs = *be_->spec;
-    co_await tunnel(self, first_of(bs.tunnel, fe_.spec->client), first_of(bs.tunnel, bs.server));
+    co_await tunnel(self);
     release_server();
     log_end(false);
   }
 
   // Forwards both ways until both sides ended; half-closes are passed on.
-  asio::awaitable<void> tunnel(std::shared_ptr<Session> self, std::optional<Duration> tclient,
-                               std::optional<Duration> tserver) {
-    tclient_ = tclient;
-    tserver_ = tserver;
+  // The inactivity limits of a tunnel: `timeout tunnel`, else the side's own.
+  std::optional<Duration> tunnel_timeout(Side side) const {
+    const BackendSpec& bs = *be_->spec;
+    return first_of(bs.tunnel, side == Side::kClient ? fe_.spec->client : bs.server);
+  }
+
+  asio::awaitable<void> tunnel(std::shared_ptr<Session> self) {
     pump_done_ = false;
     asio::co_spawn(t_.worker.io(), pump(self, Side::kServer), asio::detached);
     co_await pump(self, Side::kClient);
@@ -812,8 +840,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Socket& out = from_client ? s.server_ : s.client_;
     Buffer& buf = from_client ? s.cbuf_ : s.sbuf_;
     const Side to = from_client ? Side::kServer : Side::kClient;
-    const auto& tin = from_client ? s.tclient_ : s.tserver_;
-    const auto& tout = from_client ? s.tserver_ : s.tclient_;
+    const auto tin = s.tunnel_timeout(from_client ? Side::kClient : Side::kServer);
+    const auto tout = s.tunnel_timeout(from_client ? Side::kServer : Side::kClient);
     bool failed = false;
     for (;;) {
       // Bytes already buffered (left after an HTTP upgrade head) go first.
@@ -895,8 +923,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Socket& in = from_client ? s.client_ : s.server_;
     Socket& out = from_client ? s.server_ : s.client_;
     const Side to = from_client ? Side::kServer : Side::kClient;
-    const auto& tin = from_client ? s.tclient_ : s.tserver_;
-    const auto& tout = from_client ? s.tserver_ : s.tclient_;
+    const auto tin = s.tunnel_timeout(from_client ? Side::kClient : Side::kServer);
+    const auto tout = s.tunnel_timeout(from_client ? Side::kServer : Side::kClient);
     int p[2];
     if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) co_return SpliceEnd::kUnavailable;
     struct Pipe {
@@ -1487,7 +1515,7 @@ class Session : public std::enable_shared_from_this<Session> {
             // Wait for a request body pump (none for an upgrade) and go raw both ways.
             while (!pump_done_) co_await join().async_wait(kNothrow);
             if (join_) join_->expires_at(asio::steady_timer::time_point::max());
-            co_await tunnel(self, first_of(bs.tunnel, fs.client), first_of(bs.tunnel, bs.server));
+            co_await tunnel(self);
             co_return false;
           }
           if (upgrade) req.upgrade_refused();
@@ -1916,13 +1944,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     return *join_;
   }
+  Session* list_prev_ = nullptr;  // the thread's sessions (ThreadRt::sessions)
+  Session* list_next_ = nullptr;
   uint32_t wd_index_ = kNotQueued;  // place in the thread's deadline heap
   TimePoint wd_key_{};              // the deadline it is queued under
   TimePoint client_deadline_ = kNever;
   TimePoint server_deadline_ = kNever;
   bool client_timed_out_ = false;
   bool server_timed_out_ = false;
-  std::optional<Duration> tclient_, tserver_;
   bool pump_done_ = true;
   bool client_eof_ = false;
   bool server_eof_ = false;
@@ -2004,7 +2033,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string> request_line_;  // unset: <BADREQ>
   SessionEnd end_ = SessionEnd::kNormal;
   TermPhase phase_ = TermPhase::kNone;
-  std::optional<TimePoint> queue_left_, connected_, response_at_;
+  MaybeTime queue_left_, connected_, response_at_;
   bool redispatched_ = false;
   std::string_view server_name_;
 };
@@ -2059,6 +2088,12 @@ void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& pee
   set_nodelay(client);
   auto s = std::make_shared<Session>(t, fe, std::move(client), peer);
   asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
+}
+
+std::vector<Session*> sessions_of(const ThreadRt& t) {
+  std::vector<Session*> all;
+  for (Session* s = t.sessions; s != nullptr; s = s->next_in_thread()) all.push_back(s);
+  return all;
 }
 
 void soft_stop_session(Session* s) {
