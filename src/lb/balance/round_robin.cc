@@ -86,12 +86,14 @@ class RoundRobin final : public Balancer {
     int64_t npos = 0;  // next due position
     int64_t lpos = 0;  // last served position
     int64_t rweight = 0;
+    Tree::node_type node;  // kept while out of a tree, so a pick reinserts without allocating
   };
 
   Grp& group(bool backup) { return backup ? bck_ : act_; }
 
   void init(std::span<const ServerView> servers, core::TimePoint now) {
-    state_.assign(servers.size(), Srv{});
+    state_.clear();
+    state_.resize(servers.size());
     act_.curr.clear();
     bck_.curr.clear();
     for (Grp* g : {&act_, &bck_}) {
@@ -193,13 +195,19 @@ class RoundRobin final : public Balancer {
     s.seq = ++seq_;
     s.tree = t;
     s.queued = true;
-    t->insert(Node{key, s.seq, static_cast<uint32_t>(i)});
+    const Node n{key, s.seq, static_cast<uint32_t>(i)};
+    if (s.node.empty()) {
+      t->insert(n);
+    } else {
+      s.node.value() = n;
+      t->insert(std::move(s.node));
+    }
   }
 
   void dequeue(size_t i) {
     Srv& s = state_[i];
     if (!s.queued) return;
-    s.tree->erase(Node{s.key, s.seq, static_cast<uint32_t>(i)});
+    s.node = s.tree->extract(Node{s.key, s.seq, static_cast<uint32_t>(i)});
     s.queued = false;
   }
 
