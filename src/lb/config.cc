@@ -1341,6 +1341,10 @@ void Tables::add_option() {
   };
   negatable(kDefBe, "redispatch", "Retry a failed connection on another server.",
             [](Proxy& p, bool on) { p.redispatch = on; });
+  negatable(kDefBe, "allbackups",
+            "When no active server is up, balance over every backup server instead of using the "
+            "first one only.",
+            [](Proxy& p, bool on) { p.all_backups = on; });
   negatable(kDefFe, "dontlognull", "Do not log connections that sent no data.",
             [](Proxy& p, bool on) { p.dontlognull = on; });
   negatable(kAll, "http-keep-alive", "Keep client and server connections open (the default).",
@@ -1443,12 +1447,11 @@ void Tables::add_option() {
            {"abortonclose", "not implemented"},
            {"http-buffer-request", "not implemented"},
            {"originalto", "not implemented; use forwardfor"},
-           {"splice-auto", "tandem-lb does not splice"},
-           {"splice-request", "tandem-lb does not splice"},
-           {"splice-response", "tandem-lb does not splice"},
+           {"splice-auto", "TCP mode always splices and HTTP mode never does: remove the line"},
+           {"splice-request", "TCP mode always splices and HTTP mode never does: remove the line"},
+           {"splice-response", "TCP mode always splices and HTTP mode never does: remove the line"},
            {"transparent", "transparent proxying is not implemented"},
            {"log-health-checks", "health check changes are always logged"},
-           {"allbackups", "not implemented: the first backup server is used"},
            {"prefer-last-server", "not implemented"},
            {"http-pretend-keepalive", "not implemented"},
            {"http-no-delay", "not implemented"},

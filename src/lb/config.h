@@ -230,6 +230,7 @@ struct Proxy {
   HashType hash_type;
   uint32_t retries = 3;
   bool redispatch = false;
+  bool all_backups = false;  // option allbackups: every backup in turn, not the first
   HttpCheck http_check;
 
   Timeouts timeouts;

@@ -29,6 +29,7 @@ Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_
   b.hdr_use_domain_only = spec.hdr_use_domain_only;
   b.uri = {spec.uri_whole, spec.uri_len, spec.uri_depth, spec.uri_path_only};
   b.random_draws = spec.random_draws;
+  b.all_backups = spec.all_backups;
   impl_->balancer = make_balancer(b);
   impl_->random = SplitMix64(seed);
   impl_->hashes_header = b.algorithm == Algorithm::kHdr;

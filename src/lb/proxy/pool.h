@@ -27,6 +27,7 @@ struct PoolSpec {
   bool uri_whole = false, uri_path_only = false;
   uint32_t uri_len = 0, uri_depth = 0;
   uint32_t random_draws = 2;
+  bool all_backups = false;  // option allbackups
 };
 
 struct PoolServer {

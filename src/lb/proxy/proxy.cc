@@ -378,6 +378,7 @@ detail::PoolSpec balance_spec(const Proxy& p) {
   detail::PoolSpec b;
   b.algorithm = static_cast<uint8_t>(p.balance.algorithm);
   b.consistent = p.hash_type.method == HashType::Method::kConsistent;
+  b.all_backups = p.all_backups;
   b.hash_function = static_cast<uint8_t>(static_cast<uint8_t>(p.hash_type.function) + 1);
   b.avalanche = p.hash_type.avalanche;
   b.hdr_name = p.balance.hdr_name;

@@ -180,12 +180,14 @@ class ProxyTest : public ::testing::Test {
     port_ = rt_->port_of("fe");
     ASSERT_NE(port_, 0);
   }
-  void TearDown() override {
+  void stop() {
     if (rt_) {
       rt_->stop_now();
       rt_->join();
+      rt_.reset();
     }
   }
+  void TearDown() override { stop(); }
   // One request on a fresh connection; the whole answer as received.
   Message get(std::string_view request, std::string_view method = "GET") {
     int fd = connect_to(port_);
@@ -328,6 +330,25 @@ TEST_F(ProxyTest, RoundRobinAcrossThree) {
   std::string seq;
   for (int i = 0; i < 6; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
   EXPECT_EQ(seq, "123123");
+}
+
+// Backups serve only when no active server is up: the first one alone, or all of them in
+// turn with `option allbackups`.
+TEST_F(ProxyTest, BackupsTakeOverFirstOnlyOrAllInTurn) {
+  HttpUpstream b1([](const Message&) { return ok_response("a"); });
+  HttpUpstream b2([](const Message&) { return ok_response("b"); });
+  for (bool all : {false, true}) {
+    SCOPED_TRACE(all ? "allbackups" : "first backup");
+    std::string be = all ? "  option allbackups\n" : "";
+    be += "  server s1 127.0.0.1:1 disabled\n  server b1 127.0.0.1:" +
+          std::to_string(b1.server.port()) +
+          " backup\n  server b2 127.0.0.1:" + std::to_string(b2.server.port()) + " backup\n";
+    start(http_config({}, "", be));
+    std::string seq;
+    for (int i = 0; i < 4; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    EXPECT_EQ(seq, all ? "abab" : "aaaa");
+    stop();
+  }
 }
 
 // haproxy shares a backend's balancer between its threads: with two threads and many new
