@@ -7,6 +7,9 @@
 # Then the clean-up: the demo interrupted mid-run (SIGINT) leaves no namespace and no process,
 # and what a run killed with SIGKILL left is swept by the next run.
 set -euo pipefail
+# lab_poll only: the demo makes its own namespaces, so there is no lab_init here.
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 if [[ $(id -u) != 0 ]]; then
   echo "SKIP: the demo's pair needs root to create network namespaces"
@@ -24,6 +27,14 @@ fail() {
 demo_namespaces() { ip netns list | awk '{print $1}' | grep -E "^td-$1-" || true; }
 # The pid of the run whose output is in FILE ("run td-<pid>-*, files in ...").
 run_pid() { sed -n 's/^ *run td-\([0-9]*\)-\*.*/\1/p' "$1" | head -1; }
+# start_demo OUT: `tandem demo` in the background (pid in $pid), its output in OUT; returns
+# once the client is served steadily, or fails the test after 15 s.
+start_demo() {
+  "$bin/tandem" demo >"$1" 2>&1 &
+  pid=$!
+  lab_poll 15 grep -q "client: served steadily" "$1" ||
+    { kill -INT "$pid"; cat "$1"; fail "the demo did not get going"; }
+}
 
 # 1. The whole demo with --check.
 start=$(date +%s)
@@ -81,13 +92,7 @@ pid=$(run_pid "$work/out2.txt")
 [[ -z $(demo_namespaces "$pid") ]] || fail "namespaces left after the second run"
 
 # 3. Interrupted while the pair runs: exit 130, nothing left.
-"$bin/tandem" demo >"$work/out3.txt" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "client: served steadily" "$work/out3.txt" && break
-  sleep 0.05
-done
-grep -q "client: served steadily" "$work/out3.txt" || { kill -INT "$pid"; cat "$work/out3.txt"; fail "the demo did not get going"; }
+start_demo "$work/out3.txt"
 kids=$(ip netns pids "td-$pid-a" | xargs)
 kill -INT "$pid"
 set +e
@@ -100,12 +105,7 @@ for k in $kids; do
   ! kill -0 "$k" 2>/dev/null || fail "process $k of node A still runs after SIGINT"
 done
 # 4. Killed (SIGKILL: no clean-up of its own): the next run sweeps what it left.
-"$bin/tandem" demo >"$work/out4.txt" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "client: served steadily" "$work/out4.txt" && break
-  sleep 0.05
-done
+start_demo "$work/out4.txt"
 kids=$(ip netns pids "td-$pid-a" | xargs)
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true

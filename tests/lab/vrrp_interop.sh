@@ -43,13 +43,14 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/vrrp_features_lib.sh"
 
-bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 lab_check
 keepalived=$(command -v keepalived || true)
 [[ -n $keepalived ]] || keepalived=/usr/sbin/keepalived
 [[ -x $keepalived ]] || lab_skip "keepalived is not installed (Debian package keepalived)"
-for tool in socat tcpdump; do
+for tool in socat tcpdump jq; do
   command -v "$tool" >/dev/null || lab_skip "$tool is not installed"
 done
 lab_init 75
@@ -57,7 +58,6 @@ lab_add_hosts 5
 
 now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
 ms() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); } # us -> ms, one decimal
-exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # Every daemon runs behind "stamp": its output, each line prefixed with the time it was read.
 mkdir -p "$LAB_DIR/stamped"
@@ -70,17 +70,16 @@ SH
 chmod 755 "$LAB_DIR/stamp"
 # Named wrappers, so that lab_spawn names the logs after the daemons.
 printf '#!/bin/sh\nexec %q %q "$@"\n' "$LAB_DIR/stamp" "$keepalived" >"$LAB_DIR/stamped/keepalived"
-printf '#!/bin/sh\nexec %q %q "$@"\n' "$LAB_DIR/stamp" "$bin/tandem-vrrp" >"$LAB_DIR/stamped/tandem-vrrp"
+printf '#!/bin/sh\nexec %q %q "$@"\n' "$LAB_DIR/stamp" "$vf_bin/tandem-vrrp" >"$LAB_DIR/stamped/tandem-vrrp"
 chmod 755 "$LAB_DIR/stamped/keepalived" "$LAB_DIR/stamped/tandem-vrrp"
 
 # h5 sees every gratuitous ARP (broadcast) with its time and source MAC.
-lab_spawn h5 tcpdump -l -n -e -tt -i eth0 arp
-GARP_LOG=$LAB_LOG_DIR/h5-$((${#LAB_PIDS[@]}))-tcpdump.log
-lab_wait_for "tcpdump on h5 listening" 5 grep -q "listening on" "$GARP_LOG"
+vf_tcpdump h5 -n -e -tt -i eth0 arp
+GARP_LOG=$VF_TCPDUMP_LOG
 
 # Per version (set by run_version): hosts, addresses, timing, and the files to analyse.
 KA_HOST="" TD_HOST="" VERSION="" VRID="" VIP="" INTERVAL_US=0
-KA_LOG="" KA_PID="" KA_VRRP_PID="" TD_LOG="" TD_PID="" SOCK=""
+KA_LOG="" KA_PID="" KA_VRRP_PID="" TD_LOG="" TD_PID="" TD_NODE=""
 RUN=0
 LOGS=()   # "ka FILE" / "td FILE" of this version
 EVENTS="" # "TIME_US SIDE DEAD" lines written by the test (kills)
@@ -137,7 +136,8 @@ start_ka() {
   KA_VRRP_PID=$(<"$LAB_DIR/ka$RUN-vrrp.pid")
 }
 
-# start_td PRIORITY: tandem-vrrp in TD_HOST. Sets TD_PID and TD_LOG.
+# start_td PRIORITY: tandem-vrrp in TD_HOST, with node TD_NODE's control socket (the
+# vrrp_features_lib.sh pollers read it). Sets TD_PID and TD_LOG.
 start_td() {
   local prio=$1 conf
   RUN=$((RUN + 1))
@@ -145,7 +145,7 @@ start_td() {
   write_conf "$conf" "td$RUN" "$TD_HOST" "$KA_HOST" "$prio"
   rm -f "$LAB_DIR/td.pid"
   lab_spawn "$TD_HOST" "$LAB_DIR/stamped/tandem-vrrp" -n -l -f "$conf" -p "$LAB_DIR/td.pid" \
-    --control-socket "$SOCK"
+    --control-socket "$LAB_DIR/node$TD_NODE.sock"
   TD_LOG=$LAB_LOG_DIR/$TD_HOST-${#LAB_PIDS[@]}-tandem-vrrp.log
   LOGS+=("td $TD_LOG")
   lab_wait_for "tandem-vrrp's pid file" 5 test -s "$LAB_DIR/td.pid"
@@ -155,7 +155,7 @@ start_td() {
 # The last state a daemon's current log reports: MASTER, BACKUP, FAULT, INIT or "".
 last_state() { sed -n 's/.*(VI_1) Entering \([A-Z]*\) STATE.*/\1/p' "$1" | tail -1; }
 ka_is() { [[ $(last_state "$KA_LOG") == "$1" ]]; }
-td_is() { [[ $(socat -t 2 - "UNIX-CONNECT:$SOCK" <<<"show state" | awk '$1 == "VI_1" {print $2}') == "$1" ]]; }
+td_is() { vf_is_state "$TD_NODE" "$1"; }
 
 # Read time (us) of the first "Entering MASTER STATE" in LOG read at or after T_US.
 master_read_us() {
@@ -169,9 +169,9 @@ td_master_own_us() {
   date -d "${own/T/ } UTC" +%s%6N
 }
 
-has_vip() { lab_exec "$1" ip -4 -o addr show dev eth0 | grep -q " $VIP/24"; }
+has_vip() { vf_has_addr "$1" "$VIP/24"; }
 # vip_only ON OFF: the address is on host ON and not on host OFF.
-vip_only() { has_vip "$1" && ! has_vip "$2"; }
+vip_only() { vf_vip_only_on "$1" "$VIP/24" "$1" "$2"; }
 
 # garp_from HOST T_US: h5 saw a gratuitous ARP for VIP from HOST's MAC at or after T_US.
 garp_from() {
@@ -185,24 +185,9 @@ garp_from() {
     END { exit !found }' "$GARP_LOG"
 }
 
-# tandem's advert counters: "RX DROPPED" where DROPPED is "{}" when nothing was dropped.
-td_counters() {
-  local json
-  json=$(socat -t 2 - "UNIX-CONNECT:$SOCK" <<<"show state json")
-  printf '%s %s\n' "$(sed -n 's/.*"adverts_rx": \([0-9]*\).*/\1/p' <<<"$json" | head -1)" \
-    "$(tr -d ' \n' <<<"$json" | sed -n 's/.*"dropped":\({[^}]*}\).*/\1/p')"
-}
-# Polled until tandem has received two adverts; prints the counters for a timeout message.
-td_hears_ka() {
-  local rx dropped
-  read -r rx dropped < <(td_counters)
-  echo "adverts_rx=$rx dropped=$dropped"
-  ((rx >= 2))
-}
 td_dropped_none() {
-  local rx dropped
-  read -r rx dropped < <(td_counters)
-  [[ $dropped == "{}" ]] || lab_fail "v$VERSION: tandem dropped adverts: $dropped (rx $rx); see its log"
+  vf_is_jq "$TD_NODE" '.instances[0].counters.dropped == {}' true ||
+    lab_fail "v$VERSION: tandem dropped adverts: $(vf_jq "$TD_NODE" '.instances[0].counters.dropped'); see its log"
 }
 
 result() {
@@ -284,7 +269,7 @@ reader_delay_us() {
 # run_version VERSION INTERVAL_US VRID VIP KA_HOST TD_HOST
 run_version() {
   VERSION=$1 INTERVAL_US=$2 VRID=$3 VIP=$4 KA_HOST=$5 TD_HOST=$6
-  SOCK=$LAB_DIR/td-v$VERSION.sock
+  TD_NODE=${TD_HOST#h}
   EVENTS=$LAB_DIR/events-v$VERSION
   LOGS=()
   : >"$EVENTS"
@@ -298,7 +283,7 @@ run_version() {
   start_td 200
   lab_wait_for "keepalived MASTER" $((5 * INTERVAL_US / 1000000 + 3)) ka_is MASTER
   lab_wait_for "tandem BACKUP" 3 td_is BACKUP
-  lab_wait_for "tandem hearing keepalived's adverts" $((3 * INTERVAL_US / 1000000 + 2)) td_hears_ka
+  lab_wait_for "tandem hearing keepalived's adverts" $((3 * INTERVAL_US / 1000000 + 2)) vf_rx_at_least "$TD_NODE" 2
   td_dropped_none
   lab_wait_for "the VIP on keepalived's node only" 2 vip_only "$KA_HOST" "$TD_HOST"
   td_is BACKUP || lab_fail "tandem left BACKUP while keepalived is master"
@@ -350,7 +335,7 @@ run_version() {
   while (($(now_us) < t0 + mdi + INTERVAL_US / 2)); do sleep 0.02; done
   ka_is BACKUP || lab_fail "keepalived (150) left BACKUP: it does not hear tandem's adverts"
   td_is MASTER || lab_fail "tandem left MASTER when keepalived (150) joined"
-  lab_wait_for "the old keepalived exiting" 5 exited "$old_ka"
+  lab_wait_for "the old keepalived exiting" 5 vf_exited "$old_ka"
   has_vip "$KA_HOST" && lab_fail "the VIP is on keepalived's node (150, BACKUP) too"
 
   # tandem dies: keepalived waits its Master_Down_Interval.
@@ -385,7 +370,7 @@ run_version() {
   kill -TERM "$TD_PID"
   lab_wait_for "keepalived MASTER after tandem's stop" 3 ka_is MASTER
   check_takeover "(b) tandem SIGTERM -> keepalived" $(($(master_read_us "$KA_LOG" "$t") - t)) $(($(skew_us 150) + 100000))
-  lab_wait_for "tandem exiting after its stop" 3 exited "$TD_PID"
+  lab_wait_for "tandem exiting after its stop" 3 vf_exited "$TD_PID"
   lab_wait_for "the VIP on keepalived's node only" 2 vip_only "$KA_HOST" "$TD_HOST"
   lab_wait_for "keepalived's gratuitous ARP" 2 garp_from "$KA_HOST" "$t"
 

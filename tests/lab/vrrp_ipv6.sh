@@ -36,9 +36,8 @@ $(vf_notify_conf "$n")
 CONF
 done
 
-lab_spawn h3 tcpdump -l -e -n -i eth0 -c 200 'icmp6 and ip6[40] == 136'
-na_log=$LAB_LOG_DIR/h3-1-tcpdump.log # the first process spawned
-lab_wait_for "tcpdump on h3 listening" 5 grep -q "listening on" "$na_log"
+vf_tcpdump h3 -e -n -i eth0 -c 200 'icmp6 and ip6[40] == 136'
+na_log=$VF_TCPDUMP_LOG
 na_from() { grep -qE " $1 > 33:33:00:00:00:01, .* > ff02::1: ICMP6, neighbor advertisement, tgt is $vip," "$na_log"; }
 
 vf_start 1
@@ -53,8 +52,7 @@ lab_wait_for "an unsolicited NA for $vip from node 1's MAC seen by h3" 3 na_from
 ll1=$(lab_exec h1 ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1)
 [[ $(vf_jq 2 '.instances[0].master') == "$ll1" ]] ||
   lab_fail "node 2 sees master $(vf_jq 2 '.instances[0].master'), not node 1's $ll1"
-rx_at_least() { (($(vf_jq "$1" '.instances[0].counters.adverts_rx') >= $2)); }
-lab_wait_for "node 2 counts 5 adverts" 3 rx_at_least 2 5
+lab_wait_for "node 2 counts 5 adverts" 3 vf_rx_at_least 2 5
 lab_log "election: node 1 MASTER with $vip, node 2 BACKUP, NA seen on h3"
 
 # Master death by SIGKILL: no priority-0 advert. MDI = 3 x 100 ms + (256-100) x 100/256 ms.

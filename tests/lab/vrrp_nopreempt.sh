@@ -46,8 +46,7 @@ lab_wait_for "node 1 (100, alone) MASTER" 3 vf_is_state 1 MASTER
 lab_wait_for "the VIP on node 1" 2 vf_has_addr 1 $vip/24
 vf_start 2
 lab_wait_for "node 2 (150) BACKUP" 3 vf_is_state 2 BACKUP
-rx_at_least() { (($(vf_jq "$1" '.instances[0].counters.adverts_rx') >= $2)); }
-lab_wait_for "node 2 hears node 1's adverts" 3 rx_at_least 2 3
+lab_wait_for "node 2 hears node 1's adverts" 3 vf_rx_at_least 2 3
 # Observe: a preempting node would take over at the first advert it hears, 100 ms apart.
 sleep 1
 vf_is_state 1 MASTER || lab_fail "node 1 is $(vf_state 1) with a nopreempt node 2 around"
@@ -67,7 +66,7 @@ lab_wait_for "node 1 exits" 5 vf_exited "${VF_PID[1]}"
 lab_wait_for "the VIP on node 2 only" 2 vf_vip_only_on 2 $vip/24 1 2
 vf_start 1
 lab_wait_for "node 1 BACKUP on its return" 3 vf_is_state 1 BACKUP
-lab_wait_for "node 1 hears node 2" 3 rx_at_least 1 3
+lab_wait_for "node 1 hears node 2" 3 vf_rx_at_least 1 3
 vf_is_state 2 MASTER || lab_fail "node 2 is $(vf_state 2) after node 1's return"
 
 vf_expect_file "$LAB_DIR/notify-2.log" "notify_backup

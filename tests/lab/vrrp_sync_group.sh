@@ -5,17 +5,14 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/vrrp_features_lib.sh"
 
-bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 lab_init 45
 lab_add_hosts 2
 
 write_conf() {  # write_conf N PEER PRIORITY
-  cat >"$LAB_DIR/notify-$1.sh" <<SH
-#!/bin/sh
-echo "\$*" >> $LAB_DIR/notify-$1.log
-SH
-  chmod 755 "$LAB_DIR/notify-$1.sh"
+  vf_notify_scripts "$1"
   local inst
   {
     cat <<CONF
@@ -55,35 +52,29 @@ CONF
 }
 write_conf 1 2 200
 write_conf 2 1 100
-for n in 1 2; do
-  lab_spawn "h$n" "$bin/tandem-vrrp" -n -l -f "$LAB_DIR/node$n.conf" --control-socket "$LAB_DIR/node$n.sock"
-done
-state_of() { socat -t 2 - "UNIX-CONNECT:$LAB_DIR/node$1.sock" <<<"show state" | awk -v i="$2" '$1 == i {print $2}'; }
-both() { [[ $(state_of "$1" VI_1) == "$2" && $(state_of "$1" VI_2) == "$3" ]]; }
-addrs() {
-  local out
-  out=$(lab_exec "h$1" ip -4 -o addr show dev eth0)
-  grep -o "198\.18\.0\.10[12]/24" <<<"$out" | sort | tr '\n' ' '
-}
-has_addrs() { [[ $(addrs "$1") == "$2" ]]; }
+vf_start 1
+vf_start 2
+# both N STATE1 STATE2: VI_1 of node N is in STATE1 and VI_2 in STATE2.
+both() { vf_is_state "$1" "$2" VI_1 && vf_is_state "$1" "$3" VI_2; }
+vips=(198.18.0.101/24 198.18.0.102/24)
 notified() { grep -qx "$2" "$LAB_DIR/notify-$1.log" 2>/dev/null; }
 
 lab_wait_for "node 1 MASTER for both" 5 both 1 MASTER MASTER
 lab_wait_for "node 2 BACKUP for both" 5 both 2 BACKUP BACKUP
-lab_wait_for "both VIPs on node 1" 2 has_addrs 1 "198.18.0.101/24 198.18.0.102/24 "
+lab_wait_for "both VIPs on node 1" 2 vf_has_addr 1 "${vips[@]}"
 lab_wait_for "node 1's group notify MASTER" 2 notified 1 "GROUP G MASTER"
 
 # Only VI_2 fails on node 1; the group takes VI_1 along.
 echo 1 >"$LAB_DIR/down-1"
 lab_wait_for "node 1 FAULT for both" 2 both 1 FAULT FAULT
 lab_wait_for "node 2 MASTER for both" 2 both 2 MASTER MASTER
-lab_wait_for "both VIPs on node 2" 2 has_addrs 2 "198.18.0.101/24 198.18.0.102/24 "
-lab_wait_for "no VIP left on node 1" 2 has_addrs 1 ""
+lab_wait_for "both VIPs on node 2" 2 vf_has_addr 2 "${vips[@]}"
+lab_wait_for "no VIP left on node 1" 2 vf_no_addr 1 "${vips[@]}"
 lab_wait_for "node 1's group notify FAULT" 2 notified 1 "GROUP G FAULT"
 lab_wait_for "node 2's group notify MASTER" 2 notified 2 "GROUP G MASTER"
 
 echo 0 >"$LAB_DIR/down-1"
 lab_wait_for "node 1 MASTER for both again" 3 both 1 MASTER MASTER
 lab_wait_for "node 2 BACKUP for both again" 2 both 2 BACKUP BACKUP
-lab_wait_for "both VIPs back on node 1" 2 has_addrs 1 "198.18.0.101/24 198.18.0.102/24 "
+lab_wait_for "both VIPs back on node 1" 2 vf_has_addr 1 "${vips[@]}"
 echo "vrrp sync group: all checks passed"

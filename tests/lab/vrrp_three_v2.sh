@@ -42,9 +42,8 @@ $(vf_notify_conf "$n")
 CONF
 done
 
-lab_spawn h4 tcpdump -l -e -n -i eth0 -c 200 arp and host $vip
-garp_log=$LAB_LOG_DIR/h4-1-tcpdump.log # the first process spawned
-lab_wait_for "tcpdump on h4 listening" 5 grep -q "listening on" "$garp_log"
+vf_tcpdump h4 -e -n -i eth0 -c 200 arp and host $vip
+garp_log=$VF_TCPDUMP_LOG
 garp_from() { grep -qE " $1 > ff:ff:ff:ff:ff:ff, .*Request who-has $vip .*tell $vip," "$garp_log"; }
 
 vf_start 1
@@ -59,9 +58,8 @@ lab_wait_for "a GARP for $vip from node 1's MAC seen by h4" 3 garp_from 02:74:6c
 [[ $(vf_jq 2 '.instances[0].master') == "$(lab_ip4 1)" ]] || lab_fail "node 2 does not see node 1 as master"
 lab_log "election: node 1 MASTER with $vip, nodes 2 and 3 BACKUP, GARP seen on h4"
 # A few adverts of the steady state, counted by both backups.
-rx_at_least() { (($(vf_jq "$1" '.instances[0].counters.adverts_rx') >= $2)); }
-lab_wait_for "node 2 counts 2 adverts" 4 rx_at_least 2 2
-lab_wait_for "node 3 counts 2 adverts" 2 rx_at_least 3 2
+lab_wait_for "node 2 counts 2 adverts" 4 vf_rx_at_least 2 2
+lab_wait_for "node 3 counts 2 adverts" 2 vf_rx_at_least 3 2
 
 # Master death by link down. Node 2's Master_Down_Interval: 3 x 1 s + (256-100)/256 s.
 mdi2=$(vf_jq 2 '.instances[0].master_down_interval_ms')

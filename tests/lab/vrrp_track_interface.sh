@@ -45,7 +45,6 @@ CONF
     echo "}"
   } >"$LAB_DIR/node$n.conf"
 done
-prio_of() { vf_jq "$1" '.instances[0].effective_priority'; }
 tracked_up() { vf_jq 1 ".instances[0].tracked[] | select(.name == \"$1\") | .up"; }
 
 vf_start 1
@@ -53,8 +52,8 @@ vf_start 2
 lab_wait_for "node 1 (150) MASTER" 3 vf_is_state 1 MASTER
 lab_wait_for "node 2 BACKUP" 2 vf_is_state 2 BACKUP
 lab_wait_for "the VIP on node 1 only" 2 vf_vip_only_on 1 $vip/24 1 2
-[[ $(prio_of 1) == 150 && $(tracked_up trk0) == true && $(tracked_up trk1) == true ]] ||
-  lab_fail "node 1 at start: priority $(prio_of 1), tracked $(vf_jq 1 '.instances[0].tracked')"
+[[ $(vf_prio 1) == 150 && $(tracked_up trk0) == true && $(tracked_up trk1) == true ]] ||
+  lab_fail "node 1 at start: priority $(vf_prio 1), tracked $(vf_jq 1 '.instances[0].tracked')"
 
 # --- trk1, weight -60: admin down
 t0=$(vf_now_ms)
@@ -62,8 +61,8 @@ lab_exec h1 ip link set trk1 down
 lab_wait_for "node 2 MASTER after trk1 went down" 3 vf_is_state 2 MASTER
 vf_within "weight -60 interface down: takeover" $(($(vf_entered_ms 2 MASTER) - t0)) 100
 lab_wait_for "node 1 BACKUP" 2 vf_is_state 1 BACKUP
-[[ $(prio_of 1) == 90 && $(tracked_up trk1) == false ]] ||
-  lab_fail "node 1 with trk1 down: priority $(prio_of 1), tracked $(vf_jq 1 '.instances[0].tracked')"
+[[ $(vf_prio 1) == 90 && $(tracked_up trk1) == false ]] ||
+  lab_fail "node 1 with trk1 down: priority $(vf_prio 1), tracked $(vf_jq 1 '.instances[0].tracked')"
 lab_wait_for "the VIP on node 2 only" 2 vf_vip_only_on 2 $vip/24 1 2
 t1=$(vf_now_ms)
 lab_exec h1 ip link set trk1 up

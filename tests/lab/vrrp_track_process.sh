@@ -33,7 +33,7 @@ t0=$(vf_now_ms)
 kill -TERM "$sleeper"
 lab_wait_for "node 2 MASTER after the process exited" 2 vf_is_state 2 MASTER
 lab_log "process gone: node 2 MASTER $(($(vf_now_ms) - t0)) ms later (state read back by polling)"
-grep -q "track_process proxy: 0 process(es) of $proc: DOWN" "${VF_LOG[1]}" ||
+vf_logged 1 "track_process proxy: 0 process(es) of $proc: DOWN" ||
   lab_fail "node 1 did not log the process going down"
 
 lab_spawn h1 "$LAB_DIR/$proc" 300

@@ -23,9 +23,8 @@ for n in 1 2; do
   lab_spawn "h$n" socat -u "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" /dev/null
   echo "$LAB_PID" >"$LAB_DIR/proxy$n.pid"
 done
-listening() { lab_exec "h$1" ss -ltn "sport = :$port" | grep -q LISTEN; }
-lab_wait_for "node 1's proxy listening" 3 listening 1
-lab_wait_for "node 2's proxy listening" 3 listening 2
+lab_wait_for "node 1's proxy listening" 3 vf_listening 1 $port
+lab_wait_for "node 2's proxy listening" 3 vf_listening 2 $port
 vf_unicast_conf 1 2 101 "    state MASTER
     track_proxy {
         lb weight -50
@@ -34,7 +33,6 @@ vf_unicast_conf 2 1 100 "    state BACKUP
     track_proxy {
         lb weight -50
     }" "${tracked_proxy/proxy.pid/proxy2.pid}"
-gone() { ! kill -0 "$1" 2>/dev/null; }
 
 for round in 1 2 3; do
   # The backup first: it is listening when the master's first advert goes out.
@@ -43,15 +41,15 @@ for round in 1 2 3; do
   lab_wait_for "node 1 MASTER (round $round)" 5 vf_is_state 1 MASTER
   lab_wait_for "node 2 BACKUP (round $round)" 5 vf_is_state 2 BACKUP
   sleep 0.5 # several advert intervals: a late flap would show
-  if grep -q "Entering MASTER STATE" "${VF_LOG[2]}"; then
+  if vf_logged 2 "Entering MASTER STATE"; then
     grep -E "STATE|track_proxy" "${VF_LOG[1]}" "${VF_LOG[2]}" >&2 || true
     lab_fail "round $round: node 2 became MASTER at start-up: node 1 announced its lowered priority"
   fi
-  grep -q "waiting for the first verdict of track_proxy" "${VF_LOG[1]}" ||
+  vf_logged 1 "waiting for the first verdict of track_proxy" ||
     lab_fail "node 1 did not wait for its proxy's first verdict"
   for n in 1 2; do
     kill -TERM "${VF_PID[$n]}"
-    lab_wait_for "node $n's daemon gone" 5 gone "${VF_PID[$n]}"
+    lab_wait_for "node $n's daemon gone" 5 vf_exited "${VF_PID[$n]}"
   done
   lab_log "round $round: no flap at start-up"
 done

@@ -77,7 +77,6 @@ run_ms() {
   awk -v n="$1" -v r="$2" -v t="$3" -v k="$4" '$2 == n && $3 == r && $1 >= t && ++c == k {print $1; exit}' "$runs"
 }
 has_run() { [[ -n $(run_ms "$@") ]]; }
-prio_of() { vf_jq "$1" '.instances[0].effective_priority'; }
 
 vf_start 1
 vf_start 2
@@ -85,7 +84,7 @@ lab_wait_for "node 1 (150) MASTER" 3 vf_is_state 1 MASTER
 lab_wait_for "node 2 BACKUP" 2 vf_is_state 2 BACKUP
 lab_wait_for "the VIP on node 1 only" 2 vf_vip_only_on 1 $vip/24 1 2
 lab_wait_for "both checks ran" 3 has_run fault ok 0 1
-[[ $(prio_of 1) == 150 ]] || lab_fail "node 1's effective priority is $(prio_of 1) with both checks up"
+[[ $(vf_prio 1) == 150 ]] || lab_fail "node 1's effective priority is $(vf_prio 1) with both checks up"
 
 # --- weight -60, fall 2
 t0=$(vf_now_ms)
@@ -99,7 +98,7 @@ f2=$(run_ms weight fail "$t0" 2)
 ((taken > f1 + 500)) || lab_fail "node 2 took over $((taken - f1)) ms after the FIRST failing run (fall 2)"
 vf_within "weight -60: takeover after the 2nd failing run" $((taken - f2)) 100
 vf_within "weight -60: takeover after the flag's removal" $((taken - t0)) $((2 * 1000 + 100 + 2 * 50))
-[[ $(prio_of 1) == 90 ]] || lab_fail "node 1's effective priority is $(prio_of 1), expected 90"
+[[ $(vf_prio 1) == 90 ]] || lab_fail "node 1's effective priority is $(vf_prio 1), expected 90"
 lab_wait_for "the VIP on node 2 only" 2 vf_vip_only_on 2 $vip/24 1 2
 [[ $(vf_jq 1 '.scripts[] | select(.name == "chk_weight") | .state') == down ]] ||
   lab_fail "chk_weight is not down in node 1's JSON: $(vf_jq 1 '.scripts')"
@@ -113,7 +112,7 @@ r2=$(run_ms weight ok "$t1" 2)
 [[ -n $r1 && -n $r2 ]] || lab_fail "fewer than 2 good runs of chk_weight before node 1 preempted: $(cat "$runs")"
 ((back > r1 + 500)) || lab_fail "node 1 preempted $((back - r1)) ms after the FIRST good run (rise 2)"
 vf_within "weight -60: preemption after the 2nd good run" $((back - r2)) 200
-[[ $(prio_of 1) == 150 ]] || lab_fail "node 1's effective priority is $(prio_of 1), expected 150"
+[[ $(vf_prio 1) == 150 ]] || lab_fail "node 1's effective priority is $(vf_prio 1), expected 150"
 lab_wait_for "node 2 BACKUP again" 2 vf_is_state 2 BACKUP
 lab_wait_for "the VIP back on node 1 only" 2 vf_vip_only_on 1 $vip/24 1 2
 

@@ -4,8 +4,9 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/vrrp_features_lib.sh"
 
-bin=${TANDEM_BIN:?TANDEM_BIN must name the folder of the built programs}
 lab_init 30
 lab_add_hosts 2
 late=198.18.0.22
@@ -25,19 +26,15 @@ vrrp_instance VI_1 {
     }
 }
 CONF
-lab_spawn h2 "$bin/tandem-vrrp" -n -l -f "$LAB_DIR/node2.conf" --control-socket "$LAB_DIR/node2.sock"
-log=$(ls -t "$LAB_LOG_DIR"/h2-*tandem-vrrp.log | head -1)
-state_of() { socat -t 2 - "UNIX-CONNECT:$LAB_DIR/node2.sock" <<<"show state" | awk '$1 == "VI_1" {print $2}'; }
-is_state() { [[ $(state_of) == "$1" ]]; }
-logged() { grep -q -- "$1" "$log"; }
+vf_start 2
 
-lab_wait_for "the waiting line" 3 logged "unicast_src_ip $late is not on eth0 yet: waiting for it before starting"
+lab_wait_for "the waiting line" 3 vf_logged 2 "unicast_src_ip $late is not on eth0 yet: waiting for it before starting"
 sleep 0.5  # five advert intervals: it must stay quiet that long
-is_state INIT || lab_fail "the instance started without its source address: $(state_of)"
-[[ $(grep -c "is not on eth0 yet" "$log") -eq 1 ]] || lab_fail "the waiting line was repeated"
+vf_is_state 2 INIT || lab_fail "the instance started without its source address: $(vf_state 2)"
+[[ $(vf_count 2 "is not on eth0 yet") -eq 1 ]] || lab_fail "the waiting line was repeated"
 
 lab_exec h2 ip addr add "$late/24" dev eth0
-lab_wait_for "the instance starting once the address is there" 3 logged "$late is on eth0 now: starting"
-lab_wait_for "the instance in BACKUP" 2 is_state BACKUP
-lab_wait_for "the lone node becoming MASTER" 2 is_state MASTER
+lab_wait_for "the instance starting once the address is there" 3 vf_logged 2 "$late is on eth0 now: starting"
+lab_wait_for "the instance in BACKUP" 2 vf_is_state 2 BACKUP
+lab_wait_for "the lone node becoming MASTER" 2 vf_is_state 2 MASTER
 echo "unicast_src_ip wait: all checks passed"
