@@ -1,9 +1,12 @@
 #include "lb/config.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
+#include <pwd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -1994,6 +1997,55 @@ void Tables::add_bind() {
                if (auto v = parse_u32(st.args[0], 1, 10000000, d, "maxconn")) b.maxconn = *v;
              },
          .doc = "Most concurrent connections on this listener."});
+  t.add({.name = "mode",
+         .args_doc = "<OCTAL>",
+         .min_args = 1,
+         .max_args = 1,
+         .handler =
+             [](const Statement& st, Bind& b, Diagnostics& d) {
+               const std::string& v = st.args[0].text;
+               char* end = nullptr;
+               unsigned long m = std::strtoul(v.c_str(), &end, 8);
+               if (v.empty() || *end != '\0' || m > 07777) {
+                 d.error(st.args[0].where, fmt::format("bad socket mode '{}'", v),
+                         "write octal permissions such as 660");
+                 return;
+               }
+               b.mode = static_cast<uint32_t>(m);
+             },
+         .doc = "unix@ sockets: the socket file's permissions, in octal (660)."});
+  auto id_option = [&t](const char* name, bool user, bool numeric) {
+    t.add({.name = name,
+           .args_doc = numeric ? "<ID>" : "<NAME>",
+           .min_args = 1,
+           .max_args = 1,
+           .handler =
+               [name, user, numeric](const Statement& st, Bind& b, Diagnostics& d) {
+                 const std::string& v = st.args[0].text;
+                 std::optional<uint32_t> id;
+                 if (numeric) {
+                   id = parse_u32(st.args[0], 0, 0xfffffffe, d, name);
+                   if (!id) return;
+                 } else if (user) {
+                   if (const passwd* pw = ::getpwnam(v.c_str())) id = pw->pw_uid;
+                 } else if (const group* gr = ::getgrnam(v.c_str())) {
+                   id = gr->gr_gid;
+                 }
+                 if (!id) {
+                   d.error(st.args[0].where,
+                           fmt::format("unknown {} '{}'", user ? "user" : "group", v),
+                           "name an existing one, or give the number with uid/gid");
+                   return;
+                 }
+                 (user ? b.uid : b.gid) = *id;
+               },
+           .doc = fmt::format("unix@ sockets: the socket file's {} ({}).", user ? "owner" : "group",
+                              numeric ? "a number" : "a name")});
+  };
+  id_option("user", true, false);
+  id_option("uid", true, true);
+  id_option("group", false, false);
+  id_option("gid", false, true);
   for (const char* k : {"ssl", "crt", "crt-list", "ca-file", "alpn", "npn", "ciphers",
                         "ciphersuites", "ssl-min-ver", "ssl-max-ver", "verify", "strict-sni",
                         "no-sslv3", "no-tlsv10", "no-tlsv11", "curves", "ecdhe", "quic"}) {
@@ -2003,10 +2055,8 @@ void Tables::add_bind() {
     t.add_unsupported(k, "the PROXY protocol is not implemented");
   }
   for (const char* k :
-       {"transparent", "interface", "namespace", "defer-accept", "tfo",    "mss",
-        "process",     "thread",    "id",        "nice",         "level",  "mode",
-        "user",        "group",     "uid",       "gid",          "tcp-ut", "severity-output",
-        "expose-fd",   "proto",     "allow-0rtt"}) {
+       {"transparent", "interface", "namespace", "defer-accept", "tfo", "mss", "process", "thread",
+        "id", "nice", "level", "tcp-ut", "severity-output", "expose-fd", "proto", "allow-0rtt"}) {
     t.add_unsupported(k, "not implemented for bind lines");
   }
 }

@@ -45,6 +45,10 @@ struct Bind {
   std::optional<bool> v6only;       // v6only / v4v6; unset: the system's default
   std::optional<uint32_t> backlog;  // listen(2) backlog; unset: the frontend's maxconn
   std::optional<uint32_t> maxconn;  // per-listener limit; unset: the frontend's
+  // unix@ sockets: permissions and owner of the socket file (mode, user/uid, group/gid).
+  std::optional<uint32_t> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
   core::SourceLocation where;
 };
 

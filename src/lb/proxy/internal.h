@@ -217,7 +217,10 @@ struct ThreadRt {
 
 // Starts a session for a client accepted on this thread: `fd` from accept4(SOCK_NONBLOCK),
 // `peer` its address. The connection was counted (global and frontend) by the caller.
-void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer);
+// `unix_id`: not 0 for a client of a unix socket listener (its number in the frontend); the
+// peer address is then empty.
+void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer,
+                   uint16_t unix_id = 0);
 // The thread's sessions at this moment (a copy: stopping them changes the list).
 std::vector<Session*> sessions_of(const ThreadRt& t);
 void soft_stop_session(Session* s);

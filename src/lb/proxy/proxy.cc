@@ -21,9 +21,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstring>
 
 #include <fstream>
@@ -399,6 +402,55 @@ http1::ForwardFor forwardfor_of(const Proxy& p) {
   return f;
 }
 
+// `bind unix@PATH` / `abns@NAME`: one stream socket that every thread accepts from (unix
+// sockets have no SO_REUSEPORT). A path is bound under a temporary name, given its mode and
+// owner, and renamed over the old one, so that a restart or a reload never leaves a moment
+// without a socket there, as haproxy does. An abstract name fills the whole sun_path,
+// padded with zeros, also as haproxy (a client must connect to the same padded name).
+Result<int> open_unix_listener(const Bind& b, uint32_t backlog) {
+  const bool abstract = b.address.kind == Address::Kind::kAbns;
+  const std::string& name = b.address.host;
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (name.size() + 1 > sizeof sun.sun_path) {
+    return fail(fmt::format("{}: longer than the {} bytes a unix socket address holds",
+                            b.address.to_string(), sizeof sun.sun_path - 1));
+  }
+  std::string tmp;
+  socklen_t len = sizeof sun;
+  if (abstract) {
+    std::memcpy(sun.sun_path + 1, name.data(), name.size());
+  } else {
+    tmp = fmt::format("{}.{}.tmp", name, ::getpid());
+    if (tmp.size() + 1 > sizeof sun.sun_path) tmp.clear();  // no room: bind the path itself
+    const std::string& at = tmp.empty() ? name : tmp;
+    struct stat st {};
+    if (::lstat(at.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(at.c_str());
+    std::memcpy(sun.sun_path, at.data(), at.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + at.size() + 1);
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return core::fail_errno("socket for " + b.address.to_string(), errno);
+  auto failed = [&](const std::string& what) -> Result<int> {
+    const int err = errno;
+    ::close(fd);
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+    return core::fail_errno(what + " " + b.address.to_string(), err);
+  };
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) return failed("cannot bind");
+  if (!abstract) {
+    const std::string& at = tmp.empty() ? name : tmp;
+    if (b.mode && ::chmod(at.c_str(), static_cast<mode_t>(*b.mode)) != 0) return failed("chmod");
+    if ((b.uid || b.gid) &&
+        ::chown(at.c_str(), b.uid ? static_cast<uid_t>(*b.uid) : static_cast<uid_t>(-1),
+                b.gid ? static_cast<gid_t>(*b.gid) : static_cast<gid_t>(-1)) != 0)
+      return failed("chown");
+  }
+  if (::listen(fd, static_cast<int>(backlog)) != 0) return failed("listen on");
+  if (!tmp.empty() && ::rename(tmp.c_str(), name.c_str()) != 0) return failed("rename to");
+  return fd;
+}
+
 Result<void> open_listener(tcp::acceptor& acc, const tcp::endpoint& ep, const Bind& b,
                            uint32_t backlog) {
   std::error_code ec;
@@ -428,7 +480,10 @@ constexpr int kAcceptBurst = 64;
 // accept4(2) by hand: the new descriptor comes non-blocking with the client's address, where
 // asio's accept costs an ioctl(FIONBIO) and a getpeername(2) more per connection. The
 // listener is waited on only when its queue is empty, and several threads may share it.
-asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& acc) {
+// `listener_id`: the listener's number in its frontend (from 1), what haproxy logs as the
+// port of a unix socket client ("unix:1").
+asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& acc,
+                                  uint16_t listener_id) {
   Shared& sh = t.shared;
   const size_t fi = static_cast<size_t>(fe.spec - sh.frontends.data());
   std::error_code ec;
@@ -474,13 +529,16 @@ asio::awaitable<void> accept_loop(ThreadRt& t, FrontendRt& fe, tcp::acceptor& ac
     }
     ++burst;
     tcp::endpoint ep;
-    if (len <= sizeof(sockaddr_storage) && len <= ep.capacity()) {
+    uint16_t unix_id = 0;
+    if (peer.ss_family == AF_UNIX) {
+      unix_id = listener_id;
+    } else if (len <= sizeof(sockaddr_storage) && len <= ep.capacity()) {
       std::memcpy(ep.data(), &peer, len);
       ep.resize(len);
     }
     sh.global_conns.fetch_add(1, std::memory_order_relaxed);
     sh.frontend_conns[fi].fetch_add(1, std::memory_order_relaxed);
-    detail::start_session(t, fe, fd, ep);
+    detail::start_session(t, fe, fd, ep, unix_id);
   }
   t.task_ended();
 }
@@ -670,7 +728,16 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
     for (const Bind& b : fs.cfg->binds) {
       std::vector<tcp::endpoint> eps;
       int inherited = -1;
-      if (b.address.kind == Address::Kind::kFd) {
+      int unix_fd = -1;  // ours: closed once every thread has its copy
+      if (b.address.kind == Address::Kind::kUnix || b.address.kind == Address::Kind::kAbns) {
+        uint32_t backlog = b.backlog.value_or(
+            std::min<uint32_t>(fs.maxconn ? fs.maxconn : sh.global_maxconn, 65535));
+        auto fd = open_unix_listener(b, backlog);
+        if (!fd) return fail("frontend " + fs.cfg->name + ": " + fd.error().to_string());
+        unix_fd = *fd;
+        inherited = unix_fd;
+        eps.emplace_back();  // the acceptors' protocol only: the address is not IP
+      } else if (b.address.kind == Address::Kind::kFd) {
         // fd@N: a listening socket handed over (the master, tests, systemd): every thread
         // takes a copy and they share its one accept queue, so nothing queued there is lost
         // when an old worker leaves (separate SO_REUSEPORT sockets would each hold a queue).
@@ -700,16 +767,22 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
             acc->assign(ep.protocol(), fd, ec);
             if (fd < 0 || ec) {
               if (fd >= 0) ::close(fd);
+              if (unix_fd >= 0) ::close(unix_fd);
               return fail("frontend " + fs.cfg->name + ": cannot take over fd@" +
                           std::to_string(inherited));
             }
           } else if (auto ok = open_listener(*acc, ep, b, backlog); !ok) {
             return fail("frontend " + fs.cfg->name + ": " + ok.error().to_string());
           }
-          if (ep.port() == 0) ep.port(acc->local_endpoint().port());
+          if (unix_fd < 0 && ep.port() == 0) ep.port(acc->local_endpoint().port());
           t->frontends[fi].acceptors.push_back(std::move(acc));
         }
-        impl->bound.push_back({fs.cfg->name, bind_index, ep.address().to_string(), ep.port()});
+        if (unix_fd >= 0) {
+          ::close(unix_fd);
+          impl->bound.push_back({fs.cfg->name, bind_index, b.address.to_string(), 0});
+        } else {
+          impl->bound.push_back({fs.cfg->name, bind_index, ep.address().to_string(), ep.port()});
+        }
         ++bind_index;
       }
     }
@@ -738,9 +811,11 @@ void Runtime::start() {
       }
     };
     for (FrontendRt& fe : tp->frontends) {
-      for (auto& acc : fe.acceptors) {
+      for (size_t i = 0; i < fe.acceptors.size(); ++i) {
         ++tp->live_tasks;
-        asio::co_spawn(tp->worker.io(), accept_loop(*tp, fe, *acc), asio::detached);
+        asio::co_spawn(tp->worker.io(),
+                       accept_loop(*tp, fe, *fe.acceptors[i], static_cast<uint16_t>(i + 1)),
+                       asio::detached);
       }
     }
     tp->worker.start_thread();

@@ -165,7 +165,7 @@ std::string endpoint_ip(const tcp::endpoint& ep) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ThreadRt& t, FrontendRt& fe, Socket client, const tcp::endpoint& peer)
+  Session(ThreadRt& t, FrontendRt& fe, Socket client, const tcp::endpoint& peer, uint16_t unix_id)
       : t_(t),
         fe_(fe),
         clock_(t.worker.clock()),
@@ -175,7 +175,10 @@ class Session : public std::enable_shared_from_this<Session> {
         sbuf_(t.buffers, t.shared.bufsize) {
     accepted_ = clock_.now();
     peer_ = peer;
-    client_port_ = peer.port();
+    unix_ = unix_id != 0;
+    // A unix socket client has no address: haproxy shows it as "unix" and the number of the
+    // listener it came through.
+    client_port_ = unix_ ? unix_id : peer.port();
     accept_wall_ = std::chrono::system_clock::now();
     prev_end_ = accepted_;
     // The local address costs a getsockname(2): taken now only when logs will want it (the
@@ -277,6 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void learn_local() {
     if (local_known_) return;
     local_known_ = true;
+    if (unix_) return;  // no IP address nor port on that side either
     std::error_code ec;
     auto local = client_.local_endpoint(ec);
     if (ec) return;
@@ -1338,7 +1342,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // the connection may be kept.
     http1::remove_hop_by_hop(head.headers,
                              {.keep_upgrade = upgrade, .keep_transfer_encoding = true});
-    if (fs.forwardfor_enabled) {
+    // No X-Forwarded-For for a unix socket client, which has no address (as haproxy).
+    if (unix_) {
+    } else if (fs.forwardfor_enabled) {
       http1::apply_forwardfor(head.headers, fs.forwardfor, client_ip());
     } else if (bs.forwardfor_enabled) {
       http1::apply_forwardfor(head.headers, bs.forwardfor, client_ip());
@@ -2010,9 +2016,10 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t server_index_ = 0;
   tcp::endpoint peer_;  // the client's address, from accept(2)
   // Its text, made when needed (rules, forwardfor, logs): not kept by idle connections.
-  std::string client_ip() const { return endpoint_ip(peer_); }
+  std::string client_ip() const { return unix_ ? std::string("unix") : endpoint_ip(peer_); }
   uint16_t client_port_ = 0;
   uint16_t local_port_ = 0;
+  bool unix_ = false;  // a client of a unix@/abns@ listener
   TimePoint accepted_{}, started_{}, head_received_{};
   Duration t_connect_{}, t_response_{}, t_total_{};
   int status_ = 0;
@@ -2072,7 +2079,8 @@ void release_slot(ThreadRt& t, size_t bi, size_t si) {
   bs.server_conns[si].fetch_sub(1, std::memory_order_acq_rel);
 }
 
-void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer) {
+void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer,
+                   uint16_t unix_id) {
   Socket client(t.worker.io());
   std::error_code ec;
   client.assign(peer.protocol(), fd, ec);
@@ -2085,8 +2093,8 @@ void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& pee
   }
   mark_non_blocking(client);  // accept4(SOCK_NONBLOCK)
   mark_not_dup(client);
-  set_nodelay(client);
-  auto s = std::make_shared<Session>(t, fe, std::move(client), peer);
+  if (unix_id == 0) set_nodelay(client);
+  auto s = std::make_shared<Session>(t, fe, std::move(client), peer, unix_id);
   asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
 }
 

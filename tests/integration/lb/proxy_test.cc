@@ -6,12 +6,14 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -330,6 +332,69 @@ TEST_F(ProxyTest, RoundRobinAcrossThree) {
   std::string seq;
   for (int i = 0; i < 6; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
   EXPECT_EQ(seq, "123123");
+}
+
+// unix@PATH and abns@NAME listeners (haproxy's forms: the abstract name padded to the whole
+// sun_path): requests are served, the socket file gets its mode, a unix client has no
+// X-Forwarded-For, and a second start replaces a stale socket file.
+int connect_unix(const std::string& name, bool abstract) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  socklen_t len = sizeof sun;
+  if (abstract) {
+    std::memcpy(sun.sun_path + 1, name.data(), name.size());
+  } else {
+    std::memcpy(sun.sun_path, name.data(), name.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + 1);
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  set_timeouts(fd);
+  return fd;
+}
+
+TEST_F(ProxyTest, UnixAndAbstractListeners) {
+  std::vector<std::string> xff;
+  std::mutex mu;
+  HttpUpstream up([&](const Message& m) {
+    const http1::Header* h = http1::find_header(m.head.headers, "X-Forwarded-For");
+    std::lock_guard lock(mu);
+    xff.push_back(h ? h->value : "-");
+    return ok_response("u");
+  });
+  const std::string path = std::filesystem::temp_directory_path() /
+                           ("tandem-proxy-test-" + std::to_string(::getpid()) + ".sock");
+  const std::string abns = "tandem-proxy-test-" + std::to_string(::getpid());
+  const std::string binds =
+      "  bind unix@" + path + " mode 600\n  bind abns@" + abns + "\n  option forwardfor\n";
+  for (int round = 0; round < 2; ++round) {  // the second start finds the first's socket file
+    SCOPED_TRACE(round);
+    start(http_config({up.server.port()}, binds));
+    struct stat st {};
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    for (bool abstract : {false, true}) {
+      int fd = connect_unix(abstract ? abns : path, abstract);
+      ASSERT_GE(fd, 0) << (abstract ? "abns@" : "unix@");
+      ASSERT_TRUE(
+          send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      std::string carry;
+      EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "u");
+      EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "u");
+      ::close(fd);
+    }
+    // The IP listener still has its X-Forwarded-For.
+    EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "u");
+    stop();
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(xff.size(), 10u);
+  for (size_t i = 0; i < xff.size(); ++i) EXPECT_EQ(xff[i], i % 5 == 4 ? "127.0.0.1" : "-") << i;
+  std::filesystem::remove(path);
 }
 
 // Backups serve only when no active server is up: the first one alone, or all of them in
@@ -1274,6 +1339,41 @@ TEST_F(ProxyTest, DefaultFormatLogsConnectFromToAStdoutFile) {
   std::filesystem::remove(path);
   EXPECT_EQ(text, "Connect from 127.0.0.1:" + std::to_string(cport) +
                       " to 127.0.0.1:" + std::to_string(port_) + " (fe/HTTP)\n");
+}
+
+// haproxy logs a unix socket client as "unix" and the number of its listener (unix:2 for
+// the second bind line of the frontend).
+TEST_F(ProxyTest, UnixClientLogsAsUnixAndItsListener) {
+  auto out = std::filesystem::temp_directory_path() /
+             ("tandem-proxy-test-stdout-" + std::to_string(::getpid()));
+  const std::string sock = std::filesystem::temp_directory_path() /
+                           ("tandem-proxy-test-log-" + std::to_string(::getpid()) + ".sock");
+  int file = ::open(out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+  ASSERT_GE(file, 0);
+  std::fflush(stdout);
+  int saved = ::dup(STDOUT_FILENO);
+  ::dup2(file, STDOUT_FILENO);
+  ::close(file);
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(
+      http_config({up.server.port()},
+                  "  bind unix@" + sock + "\n  log stdout format raw local0\n  option httplog\n"));
+  int fd = connect_unix(sock, false);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string carry;
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "ok");
+  ::close(fd);
+  stop();
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(out);
+  std::filesystem::remove(sock);
+  EXPECT_EQ(text.rfind("unix:2 [", 0), 0u) << text;
+  EXPECT_NE(text.find(" fe be/s1 "), std::string::npos) << text;
+  EXPECT_NE(text.find("\"GET /u HTTP/1.1\""), std::string::npos) << text;
 }
 
 TEST_F(ProxyTest, NoLogTargetMeansNoLine) {

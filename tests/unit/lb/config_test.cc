@@ -249,6 +249,26 @@ TEST(LbConfig, BindErrors) {
   EXPECT_EQ(r.hint(3), "did you mean 'transparent'?");
 }
 
+TEST(LbConfig, UnixBindOwnerAndMode) {
+  auto r = run(
+      with_base("frontend f\n bind unix@/run/a.sock mode 660 user root group root\n"
+                " bind unix@/run/b.sock uid 1000 gid 1001\n bind unix@/run/c.sock mode 9x\n"
+                " bind unix@/run/d.sock user nobody-xyz\n bind unix@/run/e.sock group nogroup-xyz\n"
+                " default_backend b\nbackend b\n server s 198.18.0.1:80\n"));
+  EXPECT_THAT(r.lines(), ElementsAre("9:29: error: bad socket mode '9x'",
+                                     "10:29: error: unknown user 'nobody-xyz'",
+                                     "11:30: error: unknown group 'nogroup-xyz'"));
+  EXPECT_EQ(r.hint(0), "write octal permissions such as 660");
+  const auto& b = r.cfg.proxies[0].binds;
+  ASSERT_GE(b.size(), 2u);
+  EXPECT_EQ(b[0].mode, 0660u);
+  EXPECT_EQ(b[0].uid, 0u);
+  EXPECT_EQ(b[0].gid, 0u);
+  EXPECT_EQ(b[1].mode, std::nullopt);
+  EXPECT_EQ(b[1].uid, 1000u);
+  EXPECT_EQ(b[1].gid, 1001u);
+}
+
 TEST(LbConfig, ServerParamsAndDefaultServer) {
   auto r =
       run(with_base("backend b\n default-server check inter 3s rise 5\n"
