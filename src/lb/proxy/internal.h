@@ -2,10 +2,12 @@
 // shared by the listener code (proxy.cc) and the sessions (session.cc).
 #pragma once
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -136,12 +138,18 @@ struct FrontendRt {
 
 // The I/O buffers (tune.bufsize bytes) of one thread's sessions. A session takes one when
 // bytes are to be read and gives it back when it has nothing buffered and waits (a server
-// side after each response, an idle client), so idle connections hold none. A few free ones
-// are kept for the next taker; the rest go back to the kernel. Each buffer is its own
-// mapping, not heap memory: a burst of busy connections leaves no holes in the heap that
-// the long-lived objects of idle ones would keep from being returned.
+// side after each response, an idle client), so idle connections hold none. Each buffer is
+// its own mapping, not heap memory: a burst of busy connections leaves no holes in the heap
+// that the long-lived objects of idle ones would keep from being returned. Buffers given
+// back are kept; trim() (every kBufferTrimPeriod while there are more than kKeep) returns those
+// that stayed unused for a whole period, so a steady load never maps and unmaps, and what a burst
+// left goes back to the kernel within two periods.
+inline constexpr core::Duration kBufferTrimPeriod = std::chrono::milliseconds(250);
+
 class BufferPool {
  public:
+  static constexpr size_t kKeep = 64;
+
   BufferPool() = default;
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
@@ -153,27 +161,44 @@ class BufferPool {
       for (char* p : free_) unmap(p, size_);
       free_.clear();
       size_ = size;
+      low_ = 0;
     }
-    if (free_.empty()) return map(size);
+    if (free_.empty()) {
+      low_ = 0;
+      return map(size);
+    }
     char* p = free_.back();
     free_.pop_back();
+    low_ = std::min(low_, free_.size());
     return p;
   }
   void put(char* p) {
-    if (free_.size() < kKeep) {
-      free_.push_back(p);
-    } else {
-      unmap(p, size_);
-    }
+    free_.push_back(p);
+    if (free_.size() > kKeep && on_excess) on_excess();
   }
+  // Unmaps the free buffers beyond kKeep that were not taken since the last call. True when
+  // some above kKeep are left (the next call may return them).
+  bool trim() {
+    size_t excess = low_ > kKeep ? low_ - kKeep : 0;
+    for (; excess > 0 && !free_.empty(); --excess) {
+      unmap(free_.back(), size_);
+      free_.pop_back();
+    }
+    low_ = free_.size();
+    return free_.size() > kKeep;
+  }
+  size_t free_count() const { return free_.size(); }
+  // Called when a buffer given back makes more than kKeep free ones (the owner then
+  // schedules trim()).
+  std::function<void()> on_excess;
 
  private:
   static char* map(size_t size);
   static void unmap(char* p, size_t size);
 
-  static constexpr size_t kKeep = 64;
   std::vector<char*> free_;
   size_t size_ = 0;
+  size_t low_ = 0;  // the fewest free buffers since the last trim()
 };
 
 // One worker's world. The worker is declared first so that it is destroyed last: every asio
@@ -181,6 +206,7 @@ class BufferPool {
 // outlives sessions that the io_context's destruction ends.
 struct ThreadRt {
   ThreadRt(Shared& s, size_t index);
+  ~ThreadRt() { buffers.on_excess = nullptr; }  // its timer goes before the buffers
 
   BufferPool buffers;
   // The sessions' inactivity deadlines: a binary heap (session.cc) of the sessions that have
@@ -209,7 +235,9 @@ struct ThreadRt {
   core::TimerPtr idle_sweep;
   // Fires at the earliest deadline of the heap above (one timer for all the sessions).
   core::TimerPtr deadline_timer;
+  core::TimerPtr buffer_trim;  // BufferPool::trim() while it has extra buffers
 
+  void schedule_buffer_trim();
   void task_ended();     // a session or acceptor loop ended
   void session_ended();  // frees a connection slot: wakes a paused acceptor
   bool over_limit(const FrontendRt& fe) const;

@@ -163,7 +163,17 @@ ThreadRt::ThreadRt(Shared& s, size_t i)
       shared(s),
       index(i),
       resume_accept(worker.io()),
-      grace(worker.io()) {}
+      grace(worker.io()) {
+  buffers.on_excess = [this] { schedule_buffer_trim(); };
+}
+
+void ThreadRt::schedule_buffer_trim() {
+  if (!buffer_trim) buffer_trim = worker.clock().make_timer();
+  if (buffer_trim->armed()) return;
+  buffer_trim->arm_at(worker.clock().now() + kBufferTrimPeriod, [this] {
+    if (buffers.trim()) schedule_buffer_trim();
+  });
+}
 
 void ThreadRt::session_ended() {
   if (paused) resume_accept.cancel();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -761,8 +762,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // A new connection in server_: a non-blocking socket and connect(2), a wait for
-  // writability while it is in progress, then SO_ERROR. asio's async_connect costs an
-  // ioctl(FIONBIO) and a poll(2) more for the same.
+  // writability while it is in progress (none when it is already done), then SO_ERROR. asio's
+  // async_connect costs an ioctl(FIONBIO) and a poll(2) more for the same.
   asio::awaitable<std::error_code> connect_to(const tcp::endpoint& ep) {
     std::error_code ec;
     int fd =
@@ -783,9 +784,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (connect_errno != EINPROGRESS) {
       co_return std::error_code(connect_errno, asio::error::get_system_category());
     }
-    std::tie(ec) = co_await server_.async_wait(Socket::wait_write, kNothrow);
-    if (ec) co_return ec;
-    if (!server_.is_open()) co_return asio::error::operation_aborted;
+    // A near server (loopback, the same host) has usually answered the SYN by the time
+    // connect(2) returns: one poll(2) that does not wait finds the socket writable and saves
+    // adding EPOLLOUT to the epoll set and a turn of the event loop.
+    pollfd pfd{fd, POLLOUT, 0};
+    const int ready = ::poll(&pfd, 1, 0);
+    if (ready <= 0 || (pfd.revents & (POLLERR | POLLHUP)) == 0) {
+      if (ready == 1 && (pfd.revents & POLLOUT) != 0) co_return ec;
+      std::tie(ec) = co_await server_.async_wait(Socket::wait_write, kNothrow);
+      if (ec) co_return ec;
+      if (!server_.is_open()) co_return asio::error::operation_aborted;
+    }
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(server_.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {

@@ -32,6 +32,7 @@
 #include "core/diagnostic.h"
 #include "lb/config.h"
 #include "lb/http1.h"
+#include "lb/proxy/internal.h"
 #include "lb/proxy/proxy.h"
 #include "lb/rules.h"
 #include "socket_util.h"
@@ -332,6 +333,43 @@ TEST_F(ProxyTest, RoundRobinAcrossThree) {
   std::string seq;
   for (int i = 0; i < 6; ++i) seq += get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body;
   EXPECT_EQ(seq, "123123");
+}
+
+// The buffer pool keeps what a steady load cycles through (no map/unmap per connection)
+// and gives back at the first trim after a period without use what a burst left beyond kKeep.
+TEST(BufferPool, KeepsASteadyLoadsBuffersAndReturnsABurstsLeftovers) {
+  using detail::BufferPool;
+  BufferPool pool;
+  int excess_calls = 0;
+  pool.on_excess = [&] { ++excess_calls; };
+  constexpr size_t kSize = 16384;
+  const size_t burst = BufferPool::kKeep + 36;
+  std::vector<char*> held;
+  for (size_t i = 0; i < burst; ++i) held.push_back(pool.get(kSize));
+  for (char* p : held) {
+    p[0] = 'x';  // writable memory
+    p[kSize - 1] = 'y';
+    pool.put(p);
+  }
+  held.clear();
+  EXPECT_EQ(pool.free_count(), burst);
+  EXPECT_EQ(excess_calls, 36);
+  // A steady load taking up to `burst` at a time keeps all of them across trims.
+  for (int period = 0; period < 3; ++period) {
+    for (size_t i = 0; i < burst; ++i) held.push_back(pool.get(kSize));
+    for (char* p : held) pool.put(p);
+    held.clear();
+    EXPECT_TRUE(pool.trim());
+    EXPECT_EQ(pool.free_count(), burst) << period;
+  }
+  // Then nothing for a whole period: the next trim returns the extra ones.
+  EXPECT_FALSE(pool.trim());
+  EXPECT_EQ(pool.free_count(), BufferPool::kKeep);
+  // A period that used only some of them keeps those.
+  for (size_t i = 0; i < 10; ++i) held.push_back(pool.get(kSize));
+  for (char* p : held) pool.put(p);
+  EXPECT_FALSE(pool.trim());
+  EXPECT_EQ(pool.free_count(), BufferPool::kKeep);
 }
 
 // unix@PATH and abns@NAME listeners (haproxy's forms: the abstract name padded to the whole
