@@ -1252,7 +1252,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (w == HeadWait::kParked) co_return;
       http_started_ = true;
       if (w == HeadWait::kClosed) co_return;
-      request_line_.reset();
+      if (work_) work_->request_line.reset();
       if (w == HeadWait::kError) {
         // A client that leaves inside a head: logged as haproxy does (CR, 400), no answer.
         status_ = 400;
@@ -1279,8 +1279,8 @@ class Session : public std::enable_shared_from_this<Session> {
       head_received_ = clock_.now();
       if (logs_end()) {  // only built when a line (or the hook) will use it
         const http1::Head& h = req.head();
-        request_line_ = fmt::format("{} {} HTTP/1.{}", h.method, h.target,
-                                    h.version == http1::Version::k10 ? 0 : 1);
+        work().request_line = fmt::format("{} {} HTTP/1.{}", h.method, h.target,
+                                          h.version == http1::Version::k10 ? 0 : 1);
       }
       bool keep = co_await serve_request(self, req);
       log_end(true);
@@ -1906,7 +1906,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     if (http) {
       tm.request_start = started_;
-      if (request_line_) tm.request_complete = head_received_;
+      if (work_ && work_->request_line) tm.request_complete = head_received_;
       tm.response_headers = response_at_;
       logfmt::set_http_timers(s, tm);
       s.date = logfmt::to_local_time(wall(started_));
@@ -1932,7 +1932,7 @@ class Session : public std::enable_shared_from_this<Session> {
     s.redispatched = redispatched_;
     if (be_ != nullptr)
       s.backend_queue = be_->spec->waiting->length.load(std::memory_order_relaxed);
-    s.request_line = request_line_;
+    if (work_) s.request_line = work_->request_line;
     if (line && logfmt::should_log_end(*fs.cfg, s)) {
       const size_t max = fe_.logger->max_line();
       fe_.logger->emit(logfmt::Level::kInfo, http && fs.line_format == logfmt::LineFormat::kHttp
@@ -1994,6 +1994,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string head_out;   // the request head to the server
     std::string scratch;    // a response head and re-framed body pieces to the client
     std::string head_body;  // body bytes that came with the request head
+    std::optional<std::string> request_line;  // for the log; unset: <BADREQ>
   };
   // Work areas dropped by sessions wait in a per-thread cache for the next one (a new
   // connection's request then copies into strings that already have room).
@@ -2008,6 +2009,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       w->response_parser.reset();  // its state goes to the parsers' own cache
+      w->request_line.reset();     // the next session's log must not show this one's
       WorkCache::give(w);
     }
   };
@@ -2046,7 +2048,6 @@ class Session : public std::enable_shared_from_this<Session> {
   TimePoint prev_end_{};  // accept, or the end of the previous request
   std::shared_ptr<Waiter> waiter_;
   std::unique_ptr<asio::steady_timer> queue_timer_;
-  std::optional<std::string> request_line_;  // unset: <BADREQ>
   SessionEnd end_ = SessionEnd::kNormal;
   TermPhase phase_ = TermPhase::kNone;
   MaybeTime queue_left_, connected_, response_at_;
