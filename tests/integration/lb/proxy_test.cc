@@ -1349,15 +1349,44 @@ TEST_F(ProxyTest, TcplogDontlognullAndConnectLines) {
                       " [RDATE] fe fe/e T 9 -- 1/1/0/0/0 0/0\n");
 }
 
+// Sends this process's stdout (`log stdout`) to a file until text() gives it back.
+class StdoutCapture {
+ public:
+  StdoutCapture()
+      : path_(std::filesystem::temp_directory_path() /
+              ("tandem-proxy-test-stdout-" + std::to_string(::getpid()))) {
+    int file = ::open(path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    std::fflush(stdout);
+    saved_ = ::dup(STDOUT_FILENO);
+    if (file >= 0) {
+      ::dup2(file, STDOUT_FILENO);
+      ::close(file);
+    }
+  }
+  ~StdoutCapture() { restore(); }
+  // What was written meanwhile (call once the writers have stopped).
+  std::string text() {
+    restore();
+    std::ifstream in(path_);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::filesystem::remove(path_);
+    return all;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stdout);
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::filesystem::path path_;
+  int saved_ = -1;
+};
+
 TEST_F(ProxyTest, DefaultFormatLogsConnectFromToAStdoutFile) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("tandem-proxy-test-stdout-" + std::to_string(::getpid()));
-  int file = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-  ASSERT_GE(file, 0);
-  std::fflush(stdout);
-  int saved = ::dup(STDOUT_FILENO);
-  ::dup2(file, STDOUT_FILENO);  // `log stdout` writes to this file now
-  ::close(file);
+  StdoutCapture out;
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(http_config({up.server.port()}, "  log stdout format raw local0\n"));
   int fd = connect_to(port_);
@@ -1367,31 +1396,17 @@ TEST_F(ProxyTest, DefaultFormatLogsConnectFromToAStdoutFile) {
   std::string carry;
   EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "ok");
   ::close(fd);
-  rt_->stop_now();
-  rt_->join();
-  rt_.reset();
-  ::dup2(saved, STDOUT_FILENO);
-  ::close(saved);
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(path);
-  EXPECT_EQ(text, "Connect from 127.0.0.1:" + std::to_string(cport) +
-                      " to 127.0.0.1:" + std::to_string(port_) + " (fe/HTTP)\n");
+  stop();
+  EXPECT_EQ(out.text(), "Connect from 127.0.0.1:" + std::to_string(cport) +
+                            " to 127.0.0.1:" + std::to_string(port_) + " (fe/HTTP)\n");
 }
 
 // haproxy logs a unix socket client as "unix" and the number of its listener (unix:2 for
 // the second bind line of the frontend).
 TEST_F(ProxyTest, UnixClientLogsAsUnixAndItsListener) {
-  auto out = std::filesystem::temp_directory_path() /
-             ("tandem-proxy-test-stdout-" + std::to_string(::getpid()));
   const std::string sock = std::filesystem::temp_directory_path() /
                            ("tandem-proxy-test-log-" + std::to_string(::getpid()) + ".sock");
-  int file = ::open(out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-  ASSERT_GE(file, 0);
-  std::fflush(stdout);
-  int saved = ::dup(STDOUT_FILENO);
-  ::dup2(file, STDOUT_FILENO);
-  ::close(file);
+  StdoutCapture out;
   HttpUpstream up([](const Message&) { return ok_response("ok"); });
   start(
       http_config({up.server.port()},
@@ -1403,11 +1418,7 @@ TEST_F(ProxyTest, UnixClientLogsAsUnixAndItsListener) {
   EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "ok");
   ::close(fd);
   stop();
-  ::dup2(saved, STDOUT_FILENO);
-  ::close(saved);
-  std::ifstream in(out);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(out);
+  const std::string text = out.text();
   std::filesystem::remove(sock);
   EXPECT_EQ(text.rfind("unix:2 [", 0), 0u) << text;
   EXPECT_NE(text.find(" fe be/s1 "), std::string::npos) << text;
