@@ -156,7 +156,7 @@ EOF
 # 10 000 idle clients and a few server connections).
 hap_cfg "$p_hap" "$p_hapt" "no strict-limits" >"$tmp/haproxy.cfg"
 hap_cfg "$p_tan" "$p_tant" >"$tmp/tandem-lb.cfg"
-hap_cfg "$p_tanb" "$p_tanbt" >"$tmp/tandem-lb-b.cfg"
+hap_cfg "$p_tanb" "$p_tanbt" ${B_GLOBAL:+"$B_GLOBAL"} >"$tmp/tandem-lb-b.cfg"
 
 mkdir -p "$tmp/ngx/logs"
 ngx_stream=

@@ -28,7 +28,9 @@
 #   -q  quick: 3 s runs, 1 round, 2000 idle connections;  -m  Markdown tables;
 #   -B  also runs OTHER_BUILD_DIR's tandem-lb as "tandem-lb-b" (A/B of a change, same run).
 # Defaults: 10 s runs, 2 rounds, 50 connections, 10 000 idle: about 4 minutes.
-# Environment: KEEP=1 keeps the temporary directory (configs, logs, raw results).
+# Environment: KEEP=1 keeps the temporary directory (configs, logs, raw results);
+#   B_GLOBAL="LINE" adds a global line to tandem-lb-b's haproxy.cfg (with -B, or with -B
+#   naming the same build: the A/B of a setting, e.g. B_GLOBAL=nosplice).
 set -euo pipefail
 
 usage() { sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }

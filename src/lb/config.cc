@@ -548,6 +548,10 @@ void Tables::add_global() {
   t.add({.name = "daemon",
          .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.daemon = true; },
          .doc = "Run in the background (like -D)."});
+  t.add({.name = "nosplice",
+         .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.nosplice = true; },
+         .doc = "TCP mode and tunnels copy bytes through a buffer instead of moving them with "
+                "splice(2) between the sockets (the default)."});
   t.add(
       {.name = "master-worker",
        .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.master_worker = true; },

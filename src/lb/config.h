@@ -281,6 +281,7 @@ struct Global {
   std::optional<uint32_t> maxconn;   // unset: from the file descriptor limit, as haproxy
   std::optional<uint32_t> nbthread;  // unset: one per CPU
   bool daemon = false;
+  bool nosplice = false;  // TCP mode copies through a buffer instead of splice(2)
   bool master_worker = false;
   std::string pidfile, user, group, chroot;
   std::vector<LogTarget> logs;

@@ -564,6 +564,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
   const Config& cfg = sh.config;
   sh.global_maxconn = cfg.global.maxconn.value_or(default_maxconn());
   sh.bufsize = std::max<uint32_t>(cfg.global.tune_bufsize, 1024);
+  if (cfg.global.nosplice) sh.options.splice = false;
 
   // Rules: handed over compiled (tandem-lb compiles them once for -c and the run), or
   // compiled here.

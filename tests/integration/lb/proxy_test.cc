@@ -1620,11 +1620,12 @@ TEST_F(ProxyTest, TcpLargeTransferSpliceAndCopy) {
     }
   });
   for (bool splice : {true, false}) {
-    start(
-        "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 10s\n"
-        "  timeout server 10s\nlisten fe\n  bind 127.0.0.1:0\n  server e 127.0.0.1:" +
-            std::to_string(sink.port()) + "\n",
-        1, [&](RuntimeOptions& o) { o.splice = splice; });
+    // Copying as haproxy's `nosplice` asks (RuntimeOptions::splice is false then).
+    start(std::string(splice ? "" : "global\n  nosplice\n") +
+              "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 10s\n"
+              "  timeout server 10s\nlisten fe\n  bind 127.0.0.1:0\n  server e 127.0.0.1:" +
+              std::to_string(sink.port()) + "\n",
+          1);
     int fd = connect_to(port_);
     ASSERT_GE(fd, 0);
     set_timeouts(fd, 10000ms);

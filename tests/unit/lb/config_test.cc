@@ -249,6 +249,13 @@ TEST(LbConfig, BindErrors) {
   EXPECT_EQ(r.hint(3), "did you mean 'transparent'?");
 }
 
+TEST(LbConfig, NosplicePlainGlobalFlag) {
+  auto r = run(with_base("global\n nosplice\nbackend b\n server s 198.18.0.1:80\n"));
+  ASSERT_THAT(r.lines(), IsEmpty());
+  EXPECT_TRUE(r.cfg.global.nosplice);
+  EXPECT_FALSE(run(with_base("backend b\n server s 198.18.0.1:80\n")).cfg.global.nosplice);
+}
+
 TEST(LbConfig, UnixBindOwnerAndMode) {
   auto r = run(
       with_base("frontend f\n bind unix@/run/a.sock mode 660 user root group root\n"
