@@ -429,9 +429,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void release_server(bool keep_idle = false) {
     if (srv_ != nullptr) {
       auto& idle = be_->servers[server_index_].idle;
-      if (keep_idle && server_.is_open() && idle.size() < kMaxIdlePerServer) {
-        idle.push_back({std::move(server_), clock_.now()});
-        server_ = Socket(t_.worker.io());
+      if (keep_idle && server_.is_open()) {
+        if (idle.size() < kMaxIdlePerServer) {
+          idle.push_back({std::move(server_), clock_.now()});
+          server_ = Socket(t_.worker.io());
+        } else {
+          // A clean connection nobody will reuse is reset rather than closed, as haproxy
+          // does: the response was read whole, so the reset discards nothing, and neither
+          // side keeps the connection in TIME_WAIT or spends a FIN exchange on it.
+          const struct ::linger reset_on_close { 1, 0 };
+          ::setsockopt(server_.native_handle(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                       sizeof reset_on_close);
+        }
       }
       const BackendSpec& bs = *be_->spec;
       bs.conns->fetch_sub(1, std::memory_order_relaxed);

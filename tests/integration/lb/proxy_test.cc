@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -452,6 +453,37 @@ TEST_F(ProxyTest, BackupsTakeOverFirstOnlyOrAllInTurn) {
     EXPECT_EQ(seq, all ? "abab" : "aaaa");
     stop();
   }
+}
+
+// Sockets in TIME_WAIT whose remote end is 127.0.0.1:port (/proc/net/tcp, state 06).
+size_t time_wait_towards(uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  size_t n = 0;
+  char want[16];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string sl, local, remote, state;
+    f >> sl >> local >> remote >> state;
+    if (remote == want && state == "06") ++n;
+  }
+  return n;
+}
+
+// Clean server connections beyond what the idle list keeps are reset, as haproxy does, not
+// closed: no TIME_WAIT piles up towards the servers when every client makes one request.
+TEST_F(ProxyTest, ServerConnectionsNotKeptAreResetWithoutTimeWait) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()}));
+  const size_t before = time_wait_towards(up.server.port());
+  const size_t n = detail::kMaxIdlePerServer + 60;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").body, "ok") << i;
+  }
+  // Without the reset, each of the last 60 would wait in TIME_WAIT for a minute.
+  EXPECT_LE(time_wait_towards(up.server.port()), before + 5);
 }
 
 // haproxy shares a backend's balancer between its threads: with two threads and many new
