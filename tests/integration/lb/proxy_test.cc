@@ -49,17 +49,8 @@ class Upstream {
  public:
   using Handler = std::function<void(int fd)>;
   explicit Upstream(Handler h) : handler_(std::move(h)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 128);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = loopback_listener();
+    port_ = local_port(fd_);
     thread_ = std::thread([this] { accept_loop(); });
   }
   ~Upstream() {
@@ -139,19 +130,6 @@ struct HttpUpstream {
 std::string ok_response(std::string_view body, std::string_view extra = "") {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
          std::string(extra) + "\r\n" + std::string(body);
-}
-
-// A closed port: bound then closed, so connecting is refused.
-uint16_t dead_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 class ProxyTest : public ::testing::Test {
@@ -563,7 +541,7 @@ TEST_F(ProxyTest, ShutdownSessionsOfAServerClosesThem) {
 
 TEST_F(ProxyTest, DeadServerIsRetriedElsewhereWithRedispatch) {
   HttpUpstream live([](const Message&) { return ok_response("live"); });
-  start(http_config({dead_port(), live.server.port()}, "", "  retries 1\n  option redispatch\n"));
+  start(http_config({free_port(), live.server.port()}, "", "  retries 1\n  option redispatch\n"));
   for (int i = 0; i < 4; ++i) {
     Message m = get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(m.head.status, 200);
@@ -577,7 +555,7 @@ TEST_F(ProxyTest, DeadServerIsRetriedElsewhereWithRedispatch) {
 // The proxy's own 503 keeps the connection of a client that read its request whole and
 // wants keep-alive (as haproxy 2.6); one that asked to close is closed.
 TEST_F(ProxyTest, AllServersDownIs503AndTheClientConnectionStays) {
-  start(http_config({dead_port(), dead_port()}, "", "  retries 1\n"));
+  start(http_config({free_port(), free_port()}, "", "  retries 1\n"));
   int fd = connect_to(port_);
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(send_all(fd,
@@ -999,7 +977,7 @@ TEST_F(ProxyTest, TwoThreadsServeAndStopGracefully) {
 std::string create_error(std::string text, const std::function<void(RuntimeOptions&)>& tweak = {}) {
   // Nothing listens: the failures tested come before any bind.
   for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;)
-    text.replace(at, 11, "127.0.0.1:" + std::to_string(dead_port()));
+    text.replace(at, 11, "127.0.0.1:" + std::to_string(free_port()));
   auto path = std::filesystem::temp_directory_path() /
               ("tandem-proxy-test-bad-" + std::to_string(::getpid()) + ".cfg");
   {
@@ -1223,7 +1201,7 @@ TEST_F(ProxyTest, ErrorfilesAreSentAsTheyAre) {
       "HTTP/1.0 403 Forbidden\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\nnope\n";
   const std::string p503 = temp_file("503.http", e503);
   const std::string p403 = temp_file("403.http", e403);
-  start(http_config({dead_port()},
+  start(http_config({free_port()},
                     "  errorfile 403 " + p403 + "\n  http-request deny if { path /deny }\n",
                     "  retries 0\n  errorfile 503 " + p503 + "\n"));
   int fd = connect_to(port_);
@@ -1287,13 +1265,6 @@ class SyslogSocket {
   std::string path_;
   int fd_ = -1;
 };
-
-uint16_t local_port(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 // Masks what changes from run to run: the syslog date, the pid, the request date.
 std::string mask_dates(std::string line) {

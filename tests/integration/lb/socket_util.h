@@ -25,10 +25,29 @@ inline void set_timeouts(int fd, std::chrono::milliseconds t = std::chrono::mill
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-// A connection to 127.0.0.1:port with 2 s time-outs; -1 when refused.
-inline int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  set_timeouts(fd);
+// The local port of a bound socket.
+inline uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// A connection to 127.0.0.1:port from `src` (any 127/8 address works on loopback; empty:
+// the kernel's choice) with time-outs `t`; -1 when refused.
+inline int connect_from(const std::string& src, uint16_t port,
+                        std::chrono::milliseconds t = std::chrono::milliseconds(3000)) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  set_timeouts(fd, t);
+  if (!src.empty()) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    ::inet_pton(AF_INET, src.c_str(), &s.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -38,6 +57,11 @@ inline int connect_to(uint16_t port) {
     return -1;
   }
   return fd;
+}
+
+// A connection to 127.0.0.1:port with 2 s time-outs; -1 when refused.
+inline int connect_to(uint16_t port) {
+  return connect_from("", port, std::chrono::milliseconds(2000));
 }
 
 inline bool send_all(int fd, std::string_view data) {
@@ -61,18 +85,37 @@ inline std::string recv_all(int fd) {
   return out;
 }
 
-// A listening socket on 127.0.0.1 and a kernel-chosen port, handed to the proxy as fd@N
-// (haproxy's reg-tests do the same).
-inline int listening_socket() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// A socket bound to 127.0.0.1 and a kernel-chosen port (local_port() tells which), with
+// `option` (SO_REUSEADDR, SO_REUSEPORT) set, listening when `listening`.
+inline int loopback_socket(int option, bool listening) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, option, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(fd, 128);
+  if (listening) ::listen(fd, 128);
   return fd;
+}
+
+// The listening socket of a fake server on loopback.
+inline int loopback_listener() {
+  return loopback_socket(SO_REUSEADDR, true);
+}
+
+// A listening socket handed to the proxy as fd@N (haproxy's reg-tests do the same).
+inline int listening_socket() {
+  return loopback_socket(SO_REUSEPORT, true);
+}
+
+// A port nothing listens on now (bound, then closed): for servers that are down, or a
+// listener a proxy binds itself.
+inline uint16_t free_port() {
+  int fd = loopback_socket(SO_REUSEADDR, false);
+  const uint16_t port = local_port(fd);
+  ::close(fd);
+  return port;
 }
 
 struct Message {

@@ -91,17 +91,8 @@ struct UpstreamConn {
 class RecordingUpstream {
  public:
   RecordingUpstream() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 128);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = loopback_listener();
+    port_ = local_port(fd_);
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~RecordingUpstream() { finish(); }
@@ -814,18 +805,6 @@ class Haproxy {
  private:
   pid_t pid_ = -1;
 };
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Every row also goes to haproxy 2.6 with the same defaults: wherever haproxy refuses a
 // request, tandem-lb must refuse it too (it may be stricter, never laxer). The rows where
