@@ -16,15 +16,16 @@ Usage: server_state_file_test.py BIN_DIR. Unix sockets and 127.0.0.1 only; every
 import http.client
 import http.server
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lbtest import Proc, free_port, stats_command, wait_for  # noqa: E402
 
 failures = []
 
@@ -35,12 +36,6 @@ def check(ok, what, detail=""):
     if not ok:
         failures.append(what)
     return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def upstream(name):
@@ -81,21 +76,7 @@ def answered_by(port, n=30):
 
 
 def cli(sock, cmd, timeout=3.0):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(timeout)
-                s.connect(sock)
-                s.sendall(cmd.encode() + b"\n")
-                out = b""
-                while chunk := s.recv(65536):
-                    out += chunk
-                return out.decode()
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)
+    return stats_command(sock, cmd, timeout, retry_for=timeout)
 
 
 def states(dump, backend):
@@ -112,41 +93,6 @@ def op_states(dump, backend):
     """server name -> srv_op_state (0 DOWN, 2 UP) from a `show servers state` dump."""
     return {f[3]: int(f[5]) for f in (l.split() for l in dump.splitlines())
             if len(f) >= 9 and f[0] != "#" and f[1] == backend}
-
-
-def wait_for(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-class Proc:
-    def __init__(self, args, logpath):
-        self.logpath = logpath
-        self.logf = open(logpath, "ab")
-        self.p = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
-
-    def log(self):
-        with open(self.logpath, errors="replace") as f:
-            return f.read()
-
-    def wait_log(self, pattern, n=1, timeout=5.0):
-        return wait_for(lambda: len(re.findall(pattern, self.log())) >= n or
-                        self.p.poll() is not None, timeout) and \
-            len(re.findall(pattern, self.log())) >= n
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        self.logf.close()
 
 
 # A state file line as `show servers state` prints it (haproxy 2.6, 25 fields).

@@ -17,6 +17,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lbtest import free_port, stats_command  # noqa: E402
+
 BIN, SRC = sys.argv[1], sys.argv[2]
 WORK = tempfile.mkdtemp(prefix="tandem-stats-")
 results = {"passed": 0, "failed": 0}
@@ -29,14 +32,6 @@ def check(name, ok, detail=""):
     else:
         results["failed"] += 1
         print(f"FAIL {name}" + (f": {detail}" if detail else ""))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Named(http.server.BaseHTTPRequestHandler):
@@ -61,18 +56,7 @@ def upstream(name):
 
 def cli(path, line, timeout=5):
     """One-shot: a line in, everything until the server closes out."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    s.sendall(line.encode() + b"\n")
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out.decode()
+    return stats_command(path, line, timeout)
 
 
 def request(port, method, target, body=None, headers=None):

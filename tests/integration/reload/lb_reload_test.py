@@ -28,6 +28,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lbtest import Proc, free_port, stats_command  # noqa: E402
+
 DEADLINE = time.monotonic() + 55  # ctest gives 90 s; stay well within
 
 
@@ -60,12 +63,6 @@ def serve_upstream(port, body):
         daemon_threads = True
 
     Server(("127.0.0.1", port), Handler).serve_forever()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=5.0):
@@ -214,42 +211,6 @@ def alive(pid):
         return False
 
 
-class Proc:
-    def __init__(self, args, logpath):
-        self.logpath = logpath
-        self.logf = open(logpath, "ab")
-        self.p = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
-        self.pid = self.p.pid
-
-    def log(self):
-        with open(self.logpath, errors="replace") as f:
-            return f.read()
-
-    def count(self, pattern):
-        return len(re.findall(pattern, self.log()))
-
-    def wait_for(self, pattern, n, timeout=5.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.count(pattern) >= n:
-                return True
-            if self.p.poll() is not None:
-                return False
-            time.sleep(0.01)
-        return False
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-        try:
-            return self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return self.p.wait()
-        finally:
-            self.logf.close()
-
-
 TANDEM_READY = r"master: worker \d+ \(generation \d+\) ready"
 HAPROXY_READY = r"Loading success"
 
@@ -307,7 +268,7 @@ def reload_under_load(check, proc, master_pid, ready, port, reloads, label):
             break
         n = proc.count(ready)
         os.kill(master_pid, signal.SIGUSR2)
-        if not proc.wait_for(ready, n + 1, timeout=5):
+        if not proc.wait_log(ready, n + 1, timeout=5):
             check(False, f"{label}: reload {i + 1} became ready", proc.log()[-2000:])
             break
         done += 1
@@ -330,7 +291,7 @@ def tandem_suite(args, check, work, up_a, up_b):
     pidfile = os.path.join(work, "lb.pid")
     proc = Proc([args.binary, "-W", "-f", cfg, "-p", pidfile], os.path.join(work, "master.log"))
     try:
-        if not check(proc.wait_for(TANDEM_READY, 1), "master starts a worker that gets ready",
+        if not check(proc.wait_log(TANDEM_READY, 1), "master starts a worker that gets ready",
                      proc.log()):
             return
         with open(pidfile) as f:
@@ -360,7 +321,7 @@ def tandem_suite(args, check, work, up_a, up_b):
         broken_line = sum(1 for _ in open(cfg))
         n = proc.count(r"reload failed")
         os.kill(proc.pid, signal.SIGUSR2)
-        check(proc.wait_for(r"reload failed", n + 1), "a broken file fails the reload",
+        check(proc.wait_log(r"reload failed", n + 1), "a broken file fails the reload",
               proc.log()[-1500:])
         check(re.search(re.escape(cfg) + rf":{broken_line}:\d+", proc.log()) is not None,
               "the error is reported as file:line:col", proc.log()[-1500:])
@@ -375,7 +336,7 @@ def tandem_suite(args, check, work, up_a, up_b):
                                       f"127.0.0.1:{up_a}", "no-such-host.invalid:80"))
         n = proc.count(r"reload failed")
         os.kill(proc.pid, signal.SIGUSR2)
-        check(proc.wait_for(r"reload failed", n + 1) and
+        check(proc.wait_log(r"reload failed", n + 1) and
               "exited before accepting" in proc.log() and "no-such-host.invalid" in proc.log(),
               "a worker that cannot start fails the reload, with its reason", proc.log()[-1500:])
         check(children_of(proc.pid) == worker and get(port) == (200, "A"),
@@ -389,7 +350,7 @@ def tandem_suite(args, check, work, up_a, up_b):
         write_config(cfg, port=port, upstream=up_b, nbthread=args.nbthread, extra_bind=extra)
         n = proc.count(TANDEM_READY)
         os.kill(proc.pid, signal.SIGUSR2)
-        check(proc.wait_for(TANDEM_READY, n + 1), "the changed file reloads", proc.log()[-1500:])
+        check(proc.wait_log(TANDEM_READY, n + 1), "the changed file reloads", proc.log()[-1500:])
         check(get(port) == (200, "B"), "the new backend server answers after the reload")
         check(get(port2) == (200, "B"), "the added bind serves after the reload")
         if port6:
@@ -398,8 +359,8 @@ def tandem_suite(args, check, work, up_a, up_b):
         write_config(cfg, port=port, upstream=up_b, nbthread=args.nbthread)
         n = proc.count(TANDEM_READY)
         os.kill(proc.pid, signal.SIGUSR2)
-        check(proc.wait_for(TANDEM_READY, n + 1), "the bind's removal reloads")
-        check(proc.wait_for(rf"closing 127.0.0.1:{port2}", 1), "the removed bind is closed")
+        check(proc.wait_log(TANDEM_READY, n + 1), "the bind's removal reloads")
+        check(proc.wait_log(rf"closing 127.0.0.1:{port2}", 1), "the removed bind is closed")
         try:
             get(port2, timeout=1)
             refused = False
@@ -494,20 +455,6 @@ def notify_suite(args, check, work, up_a):
         sock.close()
 
 
-def stats_command(path, command, timeout=3.0):
-    """One runtime API command on the stats socket; its answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(timeout)
-        c.connect(path)
-        c.sendall(command.encode() + b"\n")
-        out = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                return out.decode()
-            out += chunk
-
-
 def server_states(path):
     """{server: (admin_state, uweight)} from `show servers state`."""
     states = {}
@@ -537,7 +484,7 @@ def state_suite(args, check, work, up_a, up_b):
     write(up_a)
     proc = Proc([args.binary, "-W", "-db", "-f", cfg], os.path.join(work, "state.log"))
     try:
-        if not check(proc.wait_for(TANDEM_READY, 1), "state: the master's worker is ready",
+        if not check(proc.wait_log(TANDEM_READY, 1), "state: the master's worker is ready",
                      proc.log()[-1500:]):
             return
         stats_command(sock, "set server be/s1 state drain; set server be/s2 state maint; "
@@ -547,7 +494,7 @@ def state_suite(args, check, work, up_a, up_b):
               "state: drain, maintenance and a weight are set", repr(before))
         for i in range(2):
             proc.p.send_signal(signal.SIGUSR2)
-            check(proc.wait_for(TANDEM_READY, i + 2), f"state: reload {i + 1} is ready",
+            check(proc.wait_log(TANDEM_READY, i + 2), f"state: reload {i + 1} is ready",
                   proc.log()[-1500:])
             after = server_states(sock)
             check(after == before, f"state: the states survive reload {i + 1}", repr(after))
@@ -555,13 +502,13 @@ def state_suite(args, check, work, up_a, up_b):
         # Back to ready over the API: that too is what the next worker gets.
         stats_command(sock, "set server be/s2 state ready")
         proc.p.send_signal(signal.SIGUSR2)
-        check(proc.wait_for(TANDEM_READY, 4), "state: reload 3 is ready", proc.log()[-1500:])
+        check(proc.wait_log(TANDEM_READY, 4), "state: reload 3 is ready", proc.log()[-1500:])
         check(server_states(sock).get("s2") == (0, 10), "state: a server set ready stays ready")
         # A file that gives s3 another weight wins over the operator's old one.
         config = config.replace("s3 127.0.0.1:{upstream} weight 10", "s3 127.0.0.1:{upstream} weight 20")
         write(up_a)
         proc.p.send_signal(signal.SIGUSR2)
-        check(proc.wait_for(TANDEM_READY, 5), "state: reload 4 is ready", proc.log()[-1500:])
+        check(proc.wait_log(TANDEM_READY, 5), "state: reload 4 is ready", proc.log()[-1500:])
         check(server_states(sock).get("s3") == (0, 20),
               "state: a weight changed in the file replaces the operator's",
               repr(server_states(sock)))
@@ -576,7 +523,7 @@ def crash_suite(args, check, work, up_a):
     write_config(cfg, port=port, upstream=up_a, nbthread=args.nbthread)
     proc = Proc([args.binary, "-W", "-f", cfg], os.path.join(work, "crash.log"))
     try:
-        if not check(proc.wait_for(TANDEM_READY, 1), "crash: the worker starts", proc.log()):
+        if not check(proc.wait_log(TANDEM_READY, 1), "crash: the worker starts", proc.log()):
             return
         for w in children_of(proc.pid):
             os.kill(w, signal.SIGKILL)
@@ -599,12 +546,12 @@ def upgrade_suite(args, check, work, up_a):
     shutil.copy2(args.binary, binary)
     proc = Proc([binary, "-W", "-f", cfg], os.path.join(work, "upgrade.log"))
     try:
-        if not check(proc.wait_for(TANDEM_READY, 1), "upgrade: the worker starts", proc.log()):
+        if not check(proc.wait_log(TANDEM_READY, 1), "upgrade: the worker starts", proc.log()):
             return
         shutil.copy2(args.binary, binary + ".new")
         os.rename(binary + ".new", binary)  # the old inode lives on in the running processes
         os.kill(proc.pid, signal.SIGUSR2)
-        ok = proc.wait_for(TANDEM_READY, 2)
+        ok = proc.wait_log(TANDEM_READY, 2)
         end = time.monotonic() + 5  # the old worker leaves
         while time.monotonic() < end and len(children_of(proc.pid)) > 1:
             time.sleep(0.02)
@@ -646,7 +593,7 @@ def haproxy_comparison(args, check, work, up_a):
         f.write(HAPROXY_CONFIG.format(port=port, upstream=up_a, nbthread=args.nbthread))
     proc = Proc([args.haproxy, "-W", "-f", cfg], os.path.join(work, "haproxy.log"))
     try:
-        if not check(proc.wait_for(HAPROXY_READY, 1), "haproxy -W starts", proc.log()):
+        if not check(proc.wait_log(HAPROXY_READY, 1), "haproxy -W starts", proc.log()):
             return
         reload_under_load(check, proc, proc.pid, HAPROXY_READY, port, args.reloads, "haproxy -W")
     finally:
