@@ -100,9 +100,14 @@ if ((idle > 0)); then
   done
 fi
 
+# Each round starts with the next proxy: a run leaves thousands of sockets in TIME_WAIT for a
+# minute, which make the next runs' connect(2) calls dearer, so a fixed order would favour the
+# first proxy.
+read -r -a order <<<"$proxies"
 for s in $scenarios; do
   for ((r = 1; r <= rounds; r++)); do
-    for p in $proxies; do
+    for ((i = 0; i < ${#order[@]}; i++)); do
+      p=${order[$(((i + r - 1) % ${#order[@]}))]}
       [[ $s == tcp && $p == nginx && -z $ngx_stream ]] && continue
       t0=$(cpu_ticks "$p")
       line=$(run_wrk "$p" "$s" "$duration")

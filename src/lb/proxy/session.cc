@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
@@ -1013,6 +1014,28 @@ class Session : public std::enable_shared_from_this<Session> {
     be_->counters.bytes_in += n;
     if (srv_ != nullptr) be_->servers[server_index_].counters.bytes_in += n;
   }
+  // What the client's socket takes now, sent with one sendmsg(2) rather than through asio's
+  // scheduler (its write completes by a posted handler, after whatever else is ready). With
+  // `finish` (the last bytes before the connection closes) the send side is then shut at
+  // once, as haproxy does: the FIN follows the data before the client can close first, and
+  // whoever closes second pays for the TIME_WAIT socket. Errors are left to the
+  // asynchronous write of the rest, which meets them again.
+  size_t send_client_now(std::span<asio::const_buffer> bufs, bool finish) {
+    std::array<iovec, 3> iov;
+    const size_t count = std::min(bufs.size(), iov.size());
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) {
+      iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
+      total += bufs[i].size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    const ssize_t r = ::sendmsg(client_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r <= 0) return 0;
+    if (static_cast<size_t>(r) == total && finish) ::shutdown(client_.native_handle(), SHUT_WR);
+    return static_cast<size_t>(r);
+  }
   void count_client_write(size_t n) {
     fe_.counters.bytes_out += n;
     bytes_out_ += n;
@@ -1578,9 +1601,21 @@ class Session : public std::enable_shared_from_this<Session> {
               bufs[nb++] = asio::buffer(piece);
             }
           }
-          arm(Side::kClient, fs.client);
-          auto [ec, n] = co_await asio::async_write(client_, std::span(bufs.data(), nb), kNothrow);
-          disarm(Side::kClient);
+          // The last bytes before the connection closes also end the send side at once.
+          const bool finish = !keep && p.message_complete && pump_done_;
+          const size_t now = send_client_now(std::span(bufs.data(), nb), finish);
+          std::error_code ec;
+          size_t n = now;
+          if (size_t skip = now, first = 0; skip < asio::buffer_size(bufs)) {
+            while (skip >= bufs[first].size()) skip -= bufs[first++].size();
+            bufs[first] += skip;
+            arm(Side::kClient, fs.client);
+            auto [wec, more] = co_await asio::async_write(
+                client_, std::span(bufs.data() + first, nb - first), kNothrow);
+            disarm(Side::kClient);
+            ec = wec;
+            n += more;
+          }
           count_client_write(n);
           if (ec) {
             ended(client_timed_out_ ? SessionEnd::kClientTimeout : SessionEnd::kClientAbort,

@@ -278,6 +278,41 @@ TEST_F(ProxyTest, OneMegabyteStreamedBothWays) {
   EXPECT_EQ(b.body, big);
 }
 
+// A client that reads slowly through a small receive window: the proxy's first write takes
+// only part of the response and the rest waits for room; the body arrives whole and in
+// order, every byte counted once, and then the proxy's close (Connection: close).
+TEST_F(ProxyTest, SlowReaderGetsTheWholeResponseThenTheClose) {
+  std::string big(4u << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 23);
+  HttpUpstream up([&](const Message&) { return ok_response(big); });
+  start(http_config({up.server.port()}));
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 4096;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  const timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_TRUE(send_all(fd, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::this_thread::sleep_for(300ms);  // the upstream has answered; the proxy is stuck
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  ASSERT_TRUE(m.complete);
+  EXPECT_EQ(m.head.status, 200);
+  EXPECT_TRUE(m.body == big) << "body differs (" << m.body.size() << " bytes)";
+  char byte;
+  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0);  // the proxy closed after the last byte
+  ::close(fd);
+  auto snap = rt_->snapshot();
+  const uint64_t out = snap.find("fe")->frontend.bytes_out;
+  EXPECT_GT(out, big.size());
+  EXPECT_LT(out, big.size() + 512);  // the body once, plus one response head
+}
+
 TEST_F(ProxyTest, KeepAliveAndPipelinedRequestsInOrder) {
   HttpUpstream up([](const Message& m) { return ok_response("you asked " + m.head.target); });
   start(http_config({up.server.port()}));
