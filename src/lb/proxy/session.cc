@@ -960,7 +960,11 @@ class Session : public std::enable_shared_from_this<Session> {
     std::error_code ignored;
     in.native_non_blocking(true, ignored);
     out.native_non_blocking(true, ignored);
-    const size_t chunk = std::max<size_t>(s.t_.shared.bufsize, 65536);
+    // At most this much per splice(2) into the pipe: a whole pipe (64 KiB) at a time left
+    // the peers feeding and draining this proxy more of the work (bench/lb's TCP scenario,
+    // 100 KB answers: 0.85x haproxy's requests/s at 64 KiB, 0.95x at 24 KiB, for 0.68x and
+    // 0.78x its CPU).
+    const size_t chunk = std::max<size_t>(s.t_.shared.bufsize, 24576);
     size_t queued = 0;  // bytes in the pipe
     bool moved_any = false;
     for (;;) {
