@@ -1897,7 +1897,7 @@ void Tables::add_server() {
               [name, set](const Statement& st, ServerCtx& c, Diagnostics& d) {
                 auto v = parse_time(st.args[0], d, name);
                 if (!v) return;
-                if (v->count() == 0 && name != "slowstart") {
+                if (v->count() == 0 && name != "slowstart" && name != "pool-purge-delay") {
                   d.error(st.args[0].where, fmt::format("'{}' cannot be 0", name),
                           "write a time of at least 1ms");
                   return;
@@ -1913,6 +1913,10 @@ void Tables::add_server() {
           [](ServerParams& p, Duration v) { p.downinter = v; });
   time_kw("slowstart", "Ramp the weight up over this time after the server comes back.",
           [](ServerParams& p, Duration v) { p.slowstart = v; });
+  time_kw("pool-purge-delay",
+          "Every this long, close half of the idle connections beyond the need (default 5s; "
+          "0: never).",
+          [](ServerParams& p, Duration v) { p.pool_purge_delay = v; });
   auto count_kw = [&t](std::string name, uint64_t min, uint64_t max, std::string doc,
                        uint32_t ServerParams::*field) {
     server_kw(t, name, fmt::format("<{}..{}>", min, max), 1, std::move(doc),
@@ -1962,7 +1966,7 @@ void Tables::add_server() {
                         "agent-check", "agent-port", "agent-inter",    "observe",
                         "error-limit", "on-error",   "on-marked-down", "on-marked-up",
                         "track",       "id",         "redir",          "source",
-                        "proto",       "minconn",    "pool-max-conn",  "pool-purge-delay",
+                        "proto",       "minconn",    "pool-max-conn",
                         "tfo",         "namespace",  "usesrc",         "socks4",
                         "check-proto", "max-reuse"}) {
     t.add_unsupported(k, "not implemented");

@@ -121,6 +121,12 @@ struct ServerRt {
   bool failing = false;        // last connect failed: logged once per change
   std::vector<IdleConn> idle;  // newest last
   uint64_t reused = 0;
+  // haproxy's estimate of the connections a server needs, per thread here: the most in use
+  // at once since the last purge (max_used), and est_need, which follows it up at once and
+  // down by halves. An idle connection is kept while in use + idle stays within it.
+  uint64_t max_used = 0;
+  uint64_t est_need = 0;
+  core::TimePoint next_purge{};  // its pool-purge-delay after the last purge
 };
 struct BackendRt {
   const BackendSpec* spec = nullptr;
@@ -236,8 +242,14 @@ struct ThreadRt {
   // Fires at the earliest deadline of the heap above (one timer for all the sessions).
   core::TimerPtr deadline_timer;
   core::TimerPtr buffer_trim;  // BufferPool::trim() while it has extra buffers
+  core::TimerPtr idle_purge;   // purge_idle() while servers have idle connections
 
   void schedule_buffer_trim();
+  // Each server's pool-purge-delay while it has idle connections, purge_idle() closes half
+  // of those beyond its estimated need (oldest first) and renews the estimate, as haproxy
+  // does. schedule_idle_purge: a server that now has idle connections gets its date.
+  void schedule_idle_purge(ServerRt& s, core::Duration delay);
+  void purge_idle();
   void task_ended();     // a session or acceptor loop ended
   void session_ended();  // frees a connection slot: wakes a paused acceptor
   bool over_limit(const FrontendRt& fe) const;

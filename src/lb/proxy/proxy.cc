@@ -9,7 +9,9 @@
 //   shared atomics, checked before accept (may exceed by up to nbthread-1); a paused acceptor
 //   wakes on a local session end or every 50 ms.
 // - Idle server connections are kept per thread and server (http-reuse safe/always), at
-//   most kMaxIdlePerServer, checked with a MSG_PEEK before reuse; no idle time-out yet.
+//   most kMaxIdlePerServer and within haproxy's estimate of the need (in use + idle at most
+//   the recent peak); every kIdlePurgePeriod half of the excess is closed. Checked with a
+//   MSG_PEEK before reuse.
 // - TCP mode and tunnels splice() through a pipe per direction; the copy loop stays for bytes
 //   buffered before a tunnel starts, for RuntimeOptions::splice = false and when splice fails.
 // - Each backend has one Pool (balancer and server states) shared by every thread under a
@@ -173,6 +175,54 @@ void ThreadRt::schedule_buffer_trim() {
   buffer_trim->arm_at(worker.clock().now() + kBufferTrimPeriod, [this] {
     if (buffers.trim()) schedule_buffer_trim();
   });
+}
+
+void ThreadRt::schedule_idle_purge(ServerRt& s, core::Duration delay) {
+  if (s.next_purge != core::TimePoint{} || delay.count() == 0) return;
+  s.next_purge = worker.clock().now() + delay;
+  if (!idle_purge) idle_purge = worker.clock().make_timer();
+  if (idle_purge->armed() && idle_purge->deadline() <= s.next_purge) return;
+  idle_purge->arm_at(s.next_purge, [this] { purge_idle(); });
+}
+
+void ThreadRt::purge_idle() {
+  const core::TimePoint now = worker.clock().now();
+  for (BackendRt& b : backends) {
+    for (size_t i = 0; i < b.servers.size(); ++i) {
+      ServerRt& s = b.servers[i];
+      if (s.next_purge == core::TimePoint{} || now < s.next_purge) continue;
+      s.next_purge = core::TimePoint{};
+      const uint64_t used = s.counters.sessions_current;
+      const uint64_t need = std::max(s.max_used, s.est_need);
+      const uint64_t total = used + s.idle.size();
+      if (total > need) {
+        const uint64_t excess = total - need;
+        const size_t kill = std::min<size_t>(s.idle.size(), (excess + 1) / 2);
+        for (size_t k = 0; k < kill; ++k) {
+          std::error_code ignored;
+          s.idle[k].socket.close(ignored);
+        }
+        s.idle.erase(s.idle.begin(), s.idle.begin() + static_cast<std::ptrdiff_t>(kill));
+      }
+      s.est_need = std::max((s.est_need + s.max_used) / 2, s.max_used);
+      s.max_used = used;
+    }
+  }
+  // The next date: a server purged now gets one again if it still has idle connections.
+  std::optional<core::TimePoint> first;
+  for (BackendRt& b : backends) {
+    for (size_t i = 0; i < b.servers.size(); ++i) {
+      ServerRt& s = b.servers[i];
+      const core::Duration delay = b.spec->servers[i].cfg->params.pool_purge_delay;
+      if (s.next_purge == core::TimePoint{} && !s.idle.empty() && delay.count() > 0) {
+        s.next_purge = now + delay;
+      }
+      if (s.next_purge != core::TimePoint{} && (!first || s.next_purge < *first)) {
+        first = s.next_purge;
+      }
+    }
+  }
+  if (first) idle_purge->arm_at(*first, [this] { purge_idle(); });
 }
 
 void ThreadRt::session_ended() {

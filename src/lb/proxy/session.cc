@@ -429,11 +429,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // thread's idle list of its server for a later request.
   void release_server(bool keep_idle = false) {
     if (srv_ != nullptr) {
-      auto& idle = be_->servers[server_index_].idle;
+      ServerRt& srt = be_->servers[server_index_];
+      auto& idle = srt.idle;
+      // Kept while the connections in use (this one counted) and idle stay within the
+      // estimated need (or this period's peak, before a first estimate), or when the server
+      // has no idle connection yet: haproxy's rule.
       if (keep_idle && server_.is_open()) {
-        if (idle.size() < kMaxIdlePerServer) {
+        const uint64_t need = std::max({srt.counters.sessions_current, srt.est_need, srt.max_used});
+        if (idle.size() < kMaxIdlePerServer &&
+            (idle.empty() || srt.counters.sessions_current + idle.size() <= need)) {
           idle.push_back({std::move(server_), clock_.now()});
           server_ = Socket(t_.worker.io());
+          t_.schedule_idle_purge(srt, srv_->cfg->params.pool_purge_delay);
         } else {
           // A clean connection nobody will reuse is reset rather than closed, as haproxy
           // does: the response was read whole, so the reset discards nothing, and neither
@@ -734,6 +741,7 @@ class Session : public std::enable_shared_from_this<Session> {
         server_name_ = ss.cfg->name;
         bs.conns->fetch_add(1, std::memory_order_relaxed);
         ++srt.counters.sessions_current;
+        srt.max_used = std::max<uint64_t>(srt.max_used, srt.counters.sessions_current);
         ++srt.counters.sessions_total;
         ++be_->counters.sessions_current;
         ++be_->counters.sessions_total;

@@ -469,7 +469,9 @@ TEST_F(ProxyTest, BackupsTakeOverFirstOnlyOrAllInTurn) {
 }
 
 // Sockets in TIME_WAIT whose remote end is 127.0.0.1:port (/proc/net/tcp, state 06).
-size_t time_wait_towards(uint16_t port) {
+// Sockets towards 127.0.0.1:port in a TCP state of /proc/net/tcp ("01" established, "06"
+// TIME_WAIT).
+size_t sockets_towards(uint16_t port, std::string_view tcp_state) {
   std::ifstream in("/proc/net/tcp");
   std::string line;
   std::getline(in, line);  // the header
@@ -480,9 +482,48 @@ size_t time_wait_towards(uint16_t port) {
     std::istringstream f(line);
     std::string sl, local, remote, state;
     f >> sl >> local >> remote >> state;
-    if (remote == want && state == "06") ++n;
+    if (remote == want && state == tcp_state) ++n;
   }
   return n;
+}
+size_t time_wait_towards(uint16_t port) { return sockets_towards(port, "06"); }
+size_t open_towards(uint16_t port) { return sockets_towards(port, "01"); }
+
+// haproxy's rule for idle server connections: kept while in use + idle stays within the
+// recent peak. One new client after another (each request the first of its connection, so
+// none can take an idle one) leaves one or two idle, not one per client.
+TEST_F(ProxyTest, IdleServerConnectionsStayWithinTheNeed) {
+  HttpUpstream up([](const Message&) { return ok_response("ok"); });
+  start(http_config({up.server.port()}));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").body, "ok") << i;
+  }
+  EXPECT_LE(open_towards(up.server.port()), 2u);
+}
+
+// After a burst, every pool-purge-delay closes half of the idle connections beyond the
+// estimated need, and the estimate decays: all of them are gone after a few periods.
+TEST_F(ProxyTest, IdleServerConnectionsArePurgedAfterABurst) {
+  HttpUpstream up([](const Message&) {
+    std::this_thread::sleep_for(100ms);  // the ten requests overlap
+    return ok_response("ok");
+  });
+  start(http_config({up.server.port()}, "", "  default-server pool-purge-delay 50ms\n"));
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back([&] { EXPECT_EQ(get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "ok"); });
+  }
+  for (auto& c : clients) c.join();
+  const size_t kept = open_towards(up.server.port());
+  EXPECT_GE(kept, 5u);  // the peak was ten: most are kept for the next burst
+  EXPECT_LE(kept, 10u);
+  // The upstream ends a connection idle for 2 s itself: the proxy must be quicker.
+  size_t left = kept;
+  for (int i = 0; i < 30 && left > 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+    left = open_towards(up.server.port());
+  }
+  EXPECT_EQ(left, 0u);
 }
 
 // Clean server connections beyond what the idle list keeps are reset, as haproxy does, not
