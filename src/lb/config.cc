@@ -1966,9 +1966,9 @@ void Tables::add_server() {
                         "agent-check", "agent-port", "agent-inter",    "observe",
                         "error-limit", "on-error",   "on-marked-down", "on-marked-up",
                         "track",       "id",         "redir",          "source",
-                        "proto",       "minconn",    "pool-max-conn",
-                        "tfo",         "namespace",  "usesrc",         "socks4",
-                        "check-proto", "max-reuse"}) {
+                        "proto",       "minconn",    "pool-max-conn",  "tfo",
+                        "namespace",   "usesrc",     "socks4",         "check-proto",
+                        "max-reuse"}) {
     t.add_unsupported(k, "not implemented");
   }
 }

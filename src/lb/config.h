@@ -128,7 +128,7 @@ struct ServerParams {
   uint32_t maxqueue = 0;  // 0: no limit
   bool disabled = false;  // starts in maintenance
   Duration slowstart{0};
-  Duration pool_purge_delay{5000};  // 0: idle connections are never purged
+  Duration pool_purge_delay{5000};        // 0: idle connections are never purged
   std::optional<uint16_t> check_port;     // `port`: health checks go there
   std::optional<std::string> check_addr;  // `addr`: health checks go to this IP
 };

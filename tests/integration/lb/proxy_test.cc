@@ -486,8 +486,12 @@ size_t sockets_towards(uint16_t port, std::string_view tcp_state) {
   }
   return n;
 }
-size_t time_wait_towards(uint16_t port) { return sockets_towards(port, "06"); }
-size_t open_towards(uint16_t port) { return sockets_towards(port, "01"); }
+size_t time_wait_towards(uint16_t port) {
+  return sockets_towards(port, "06");
+}
+size_t open_towards(uint16_t port) {
+  return sockets_towards(port, "01");
+}
 
 // haproxy's rule for idle server connections: kept while in use + idle stays within the
 // recent peak. One new client after another (each request the first of its connection, so
