@@ -102,15 +102,21 @@ enum class PickOutcome : uint8_t {
   kPicked,    // `id` names the server
   kNoServer,  // no usable server, active or backup: the caller answers 503
   kAllFull,   // usable servers exist but all are at maxconn: the caller queues
+  // The request's key belongs to server `id`, which is at maxconn (or has requests waiting):
+  // the caller queues for that very server, as haproxy does for hashed requests.
+  kServerFull,
 };
 
 struct PickResult {
   PickOutcome outcome = PickOutcome::kNoServer;
-  uint32_t id = 0;  // meaningful only when picked
+  uint32_t id = 0;  // meaningful only when picked or kServerFull
 
   static PickResult server(uint32_t server_id) { return {PickOutcome::kPicked, server_id}; }
   static PickResult no_server() { return {PickOutcome::kNoServer, 0}; }
   static PickResult all_full() { return {PickOutcome::kAllFull, 0}; }
+  static PickResult server_full(uint32_t server_id) {
+    return {PickOutcome::kServerFull, server_id};
+  }
   bool picked() const { return outcome == PickOutcome::kPicked; }
   friend bool operator==(const PickResult&, const PickResult&) = default;
 };

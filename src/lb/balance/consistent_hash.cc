@@ -53,11 +53,11 @@ class ConsistentHash final : public Balancer {
     if (size_ != servers.size()) rebuild(servers, now);
     const std::optional<uint32_t> hash = request_hash(spec_, ctx);
     if (!hash) return fallback_->pick(ctx, servers, now);
-    return pick_in_group(servers, spec_.all_backups, ctx.exclude,
-                         [&](const Group& g, std::optional<uint32_t> exclude) {
-                           const auto& ring = g.kind == Group::Kind::kBackup ? backup_ : active_;
-                           return lookup(ring, *hash, g, exclude, servers, now);
-                         });
+    return pick_keyed(servers, spec_.all_backups, ctx.exclude, now,
+                      [&](const Group& g, std::optional<uint32_t> exclude) {
+                        const auto& ring = g.kind == Group::Kind::kBackup ? backup_ : active_;
+                        return lookup(ring, *hash, g, exclude, servers, now);
+                      });
   }
 
  private:
@@ -69,7 +69,7 @@ class ConsistentHash final : public Balancer {
       const ServerView& s = servers[p.index];
       return g.contains(s, p.index) && p.k < effective_weight(s, now);
     };
-    if (n == 0) return first_candidate(servers, g, exclude, now);
+    if (n == 0) return std::nullopt;
     const size_t ge = static_cast<size_t>(
         std::lower_bound(ring.begin(), ring.end(), Point{hash, 0, 0}) - ring.begin());
     // The first live point at or after the key, and the last one before it.
@@ -80,7 +80,7 @@ class ConsistentHash final : public Balancer {
         break;
       }
     }
-    if (next == n) return first_candidate(servers, g, exclude, now);
+    if (next == n) return std::nullopt;
     size_t prev = next;
     for (size_t k = 1; k <= n; ++k) {
       const size_t at = (ge + n - k) % n;
@@ -93,10 +93,10 @@ class ConsistentHash final : public Balancer {
     const uint32_t dn = ring[next].hash - hash;
     const uint32_t dp = hash - ring[prev].hash;
     const size_t chosen = dp <= dn ? prev : next;
-    // A full or excluded server hands the key on along the ring.
+    // An excluded server hands the key on along the ring; a full one keeps it.
     for (size_t k = 0; k < n; ++k) {
       const Point& p = ring[(chosen + k) % n];
-      if (live(p) && is_candidate(servers[p.index], p.index, g, exclude, now)) return p.index;
+      if (live(p) && (!exclude || servers[p.index].id != *exclude)) return p.index;
     }
     return std::nullopt;
   }

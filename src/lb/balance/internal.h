@@ -60,6 +60,25 @@ PickResult pick_in_group(std::span<const ServerView> servers, bool all_backups,
   return PickResult::server(servers[*i].id);
 }
 
+// The outcome of a keyed pick (hashing), as haproxy's: the key's own server when it can take
+// the request now, kServerFull (queue for it) when it is at maxconn or others wait for it.
+// `home(group, exclude)` returns the key's server ignoring fullness; with no home at all (a
+// stale table) `fallback` picks any candidate.
+template <class Home>
+PickResult pick_keyed(std::span<const ServerView> servers, bool all_backups,
+                      std::optional<uint32_t> exclude, core::TimePoint now, Home&& home) {
+  const Group g = select_group(servers, all_backups);
+  if (g.kind == Group::Kind::kNone) return PickResult::no_server();
+  std::optional<size_t> i = home(g, exclude);
+  if (!i && exclude) i = home(g, std::nullopt);
+  if (!i) {
+    i = first_candidate(servers, g, exclude, now);
+    if (!i) return PickResult::all_full();
+  }
+  const ServerView& s = servers[*i];
+  return has_free_slot(s, now) ? PickResult::server(s.id) : PickResult::server_full(s.id);
+}
+
 // haproxy's server map for static-rr and map-based hashing: the slots of the group a pick
 // uses (the usable actives, else the usable backups), each server in weight / gcd slots,
 // interleaved by declaration order (the first server declared opens the table and wins ties).

@@ -25,28 +25,29 @@ class MapHash final : public Balancer {
     if (size_ != servers.size()) rebuild(servers, now);
     const std::optional<uint32_t> hash = request_hash(spec_, ctx);
     if (!hash) return fallback_->pick(ctx, servers, now);
-    return pick_in_group(servers, spec_.all_backups, ctx.exclude,
-                         [&](const Group& g, std::optional<uint32_t> exclude) {
-                           return lookup(map_, *hash, g, exclude, servers, now);
-                         });
+    return pick_keyed(servers, spec_.all_backups, ctx.exclude, now,
+                      [&](const Group& g, std::optional<uint32_t> exclude) {
+                        return lookup(map_, *hash, g, exclude, servers);
+                      });
   }
 
  private:
-  // The key's slot, or the next slot holding a candidate when that server cannot take it now
-  // (went down since the rebuild, full, excluded): other keys keep their server meanwhile.
+  // The key's slot, or the next slot holding a usable server when that one went down since
+  // the rebuild or is excluded: other keys keep their server meanwhile. A full server keeps
+  // its keys (the request queues for it).
   static std::optional<size_t> lookup(const std::vector<uint32_t>& table, uint32_t hash,
                                       const Group& g, std::optional<uint32_t> exclude,
-                                      std::span<const ServerView> servers, core::TimePoint now) {
+                                      std::span<const ServerView> servers) {
     for (size_t k = 0; k < table.size(); ++k) {
       const uint32_t i = table[(hash % table.size() + k) % table.size()];
       const ServerView& s = servers[i];
       // Any server of the group's kind: the map may hold several backups (see server_map()).
       if (s.backup == (g.kind == Group::Kind::kBackup) && is_usable(s) &&
-          (!exclude || s.id != *exclude) && has_free_slot(s, now)) {
+          (!exclude || s.id != *exclude)) {
         return i;
       }
     }
-    return first_candidate(servers, g, exclude, now);
+    return std::nullopt;
   }
 
   BalanceSpec spec_;

@@ -34,24 +34,34 @@ inline constexpr auto kNothrow = asio::experimental::as_tuple(asio::use_awaitabl
 class Session;
 struct ThreadRt;
 
-// A request waiting for a server slot of a backend. The queue (below) is shared by every
-// thread; a waiter is touched by its own thread only, except for being moved out of the queue.
+// A request waiting for a server slot of a backend. The queues (below) are shared by every
+// thread; a waiter is touched by its own thread only, except for being moved out of a queue.
 struct Waiter {
   ThreadRt* thread = nullptr;      // the waiter's loop: grants are posted there
   std::weak_ptr<Session> session;  // gone: a grant is handed on to the next waiter
+  int server = -1;                 // waits for this server only (a hashed request); -1: any
+  uint64_t seq = 0;                // arrival order across the backend's queues
   int granted = -1;                // the server whose slot it was given (owner thread)
   bool abandoned = false;          // the session gave up (owner thread)
 };
 
-// The FIFO of one backend. The lock is taken only when the backend is full (a request
-// queues, a slot frees with someone waiting); the length is read without it.
+// The FIFOs of one backend, as haproxy's: one for requests any server may take, and one per
+// server for requests whose key belongs to that server (hashing) when it is full. A freed
+// slot goes to the older of the server's head and the backend's head. The lock is taken
+// only when queuing or when a slot frees with someone waiting; the lengths are read without.
 struct BackendQueue {
   std::mutex mu;
   std::deque<std::shared_ptr<Waiter>> waiters;
   std::atomic<uint32_t> length{0};
   std::atomic<uint32_t> max{0};
   std::atomic<uint64_t> timeouts{0};
-  uint32_t limit = 0;  // 0: unbounded; else the sum of the servers' maxqueue
+  uint32_t limit = 0;     // 0: unbounded; else the sum of the servers' maxqueue
+  uint64_t next_seq = 0;  // under mu
+  // By server: its own FIFO, length, most at once and maxqueue (0: unbounded).
+  std::vector<std::deque<std::shared_ptr<Waiter>>> server_waiters;
+  std::unique_ptr<std::atomic<uint32_t>[]> server_length;
+  std::unique_ptr<std::atomic<uint32_t>[]> server_max;
+  std::vector<uint32_t> server_limit;
 };
 
 // Config facts resolved once, shared read-only by every thread.

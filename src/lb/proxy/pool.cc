@@ -14,12 +14,15 @@ struct Pool::Impl {
   bool hashes_header = false;
   std::string header_name;
   const std::atomic<uint32_t>* conns = nullptr;
+  const std::atomic<uint32_t>* queued = nullptr;
 };
 
 Pool::Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
-           core::TimePoint now, const std::atomic<uint32_t>* conns)
+           core::TimePoint now, const std::atomic<uint32_t>* conns,
+           const std::atomic<uint32_t>* queued)
     : impl_(std::make_unique<Impl>()) {
   impl_->conns = conns;
+  impl_->queued = queued;
   BalanceSpec b;
   b.algorithm = static_cast<Algorithm>(spec.algorithm);
   b.hash_method = spec.consistent ? HashMethod::kConsistent : HashMethod::kMapBased;
@@ -64,12 +67,18 @@ Pool::Pick Pool::pick(std::span<const uint8_t> source, std::string_view uri,
     for (size_t i = 0; i < impl_->views.size(); ++i)
       impl_->views[i].active_conns = impl_->conns[i].load(std::memory_order_relaxed);
   }
+  if (impl_->queued != nullptr) {
+    for (size_t i = 0; i < impl_->views.size(); ++i)
+      impl_->views[i].queued = impl_->queued[i].load(std::memory_order_relaxed);
+  }
   PickResult r = impl_->balancer->pick(ctx, impl_->views, now);
   switch (r.outcome) {
     case PickOutcome::kPicked:
       return {Outcome::kPicked, static_cast<size_t>(r.id - 1)};  // ids are index + 1
     case PickOutcome::kAllFull:
       return {Outcome::kAllFull, 0};
+    case PickOutcome::kServerFull:
+      return {Outcome::kServerFull, static_cast<size_t>(r.id - 1)};
     case PickOutcome::kNoServer:
       break;
   }

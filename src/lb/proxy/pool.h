@@ -51,15 +51,19 @@ struct PoolServerState {
 // for one pick (a few hundred nanoseconds at most), never across I/O.
 class Pool {
  public:
-  enum class Outcome : uint8_t { kPicked, kNoServer, kAllFull };
+  // kServerFull: the request's key belongs to server `index`, which cannot take it now:
+  // it queues for that server.
+  enum class Outcome : uint8_t { kPicked, kNoServer, kAllFull, kServerFull };
   struct Pick {
     Outcome outcome = Outcome::kNoServer;
     size_t index = 0;
   };
 
-  // `conns`: the servers' connection counts shared by every thread (read at each pick).
+  // `conns`: the servers' connection counts shared by every thread (read at each pick);
+  // `queued`: the lengths of the servers' own queues (likewise; may be null).
   Pool(const PoolSpec& spec, const std::vector<PoolServer>& servers, uint64_t seed,
-       core::TimePoint now, const std::atomic<uint32_t>* conns);
+       core::TimePoint now, const std::atomic<uint32_t>* conns,
+       const std::atomic<uint32_t>* queued = nullptr);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

@@ -350,6 +350,9 @@ struct Runtime::Impl {
       for (size_t si = 0; si < bs.servers.size(); ++si) {
         servers[si].name = bs.servers[si].cfg->name;
         fill_state(servers[si], bs, si);
+        servers[si].counters.queue_current =
+            bs.waiting->server_length[si].load(std::memory_order_relaxed);
+        servers[si].counters.queue_max = bs.waiting->server_max[si].load(std::memory_order_relaxed);
       }
       Counters& c = snap.proxies[bs.proxy_index].backend;
       c.queue_current = bs.waiting->length.load(std::memory_order_relaxed);
@@ -706,9 +709,14 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
       bs.server_maxconn[si].store(sp.maxconn, std::memory_order_relaxed);
       pool_servers.push_back({p.servers[si].name, sp.weight, sp.backup, sp.disabled, sp.maxconn});
     }
+    detail::BackendQueue& q = *bs.waiting;
+    q.server_waiters.resize(p.servers.size());
+    q.server_length = std::make_unique<std::atomic<uint32_t>[]>(p.servers.size());
+    q.server_max = std::make_unique<std::atomic<uint32_t>[]>(p.servers.size());
+    for (const Server& s : p.servers) q.server_limit.push_back(s.params.maxqueue);
     bs.pool = std::make_unique<detail::Pool>(bs.balance, pool_servers, 0x9e3779b97f4a7c15ULL,
                                              core::TimePoint(std::chrono::steady_clock::now()),
-                                             bs.server_conns.get());
+                                             bs.server_conns.get(), q.server_length.get());
     sh.backend_of_proxy[i] = static_cast<int>(sh.backends.size());
     sh.backends.push_back(std::move(bs));
   }

@@ -559,13 +559,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // A connection slot on a server of be_: a pick whose slot is free, else a turn in the
   // backend's FIFO (new requests queue behind waiting ones, as haproxy).
   // Without waiting: kOk or kNoServer, or nothing when the request must queue.
+  // `queue_server`: set to the server to queue for when the request's key belongs to a full
+  // one (hashing), else -1 (the backend's queue).
   std::optional<Slot> take_slot_now(const http1::Head* head, std::optional<size_t> exclude,
-                                    size_t& out) {
+                                    size_t& out, int& queue_server) {
     const BackendSpec& bs = *be_->spec;
     const bool others_wait = bs.waiting->length.load(std::memory_order_acquire) > 0;
+    queue_server = -1;
     for (int tries = 0; tries < 4; ++tries) {
       Pool::Pick r = pick(head, exclude);
       if (r.outcome == Pool::Outcome::kNoServer) return Slot::kNoServer;
+      if (r.outcome == Pool::Outcome::kServerFull) {
+        queue_server = static_cast<int>(r.index);
+        break;
+      }
       if (r.outcome == Pool::Outcome::kAllFull || others_wait) break;
       // Another thread may have taken the last slot since the pick: pick again.
       if (try_take_slot(bs.server_conns[r.index], maxconn_of(r.index))) {
@@ -581,6 +588,16 @@ class Session : public std::enable_shared_from_this<Session> {
                       std::optional<size_t> exclude, size_t& out) {
     BackendQueue& q = *be_->spec->waiting;
     std::lock_guard lock(q.mu);
+    if (w->server >= 0) {
+      const size_t si = static_cast<size_t>(w->server);
+      auto& mine = q.server_waiters[si];
+      if (mine.empty() || mine.front() != w || !be_->pool->usable(si)) return false;
+      if (!try_take_slot(be_->spec->server_conns[si], maxconn_of(si))) return false;
+      mine.pop_front();
+      q.server_length[si].fetch_sub(1, std::memory_order_acq_rel);
+      out = si;
+      return true;
+    }
     if (q.waiters.empty() || q.waiters.front() != w) return false;
     Pool::Pick r = pick(head, exclude);
     if (r.outcome != Pool::Outcome::kPicked) return false;
@@ -595,10 +612,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool remove_from_queue(const std::shared_ptr<Waiter>& w) {
     BackendQueue& q = *be_->spec->waiting;
     std::lock_guard lock(q.mu);
-    auto it = std::find(q.waiters.begin(), q.waiters.end(), w);
-    if (it == q.waiters.end()) return false;
-    q.waiters.erase(it);
-    q.length.fetch_sub(1, std::memory_order_acq_rel);
+    const size_t si = static_cast<size_t>(w->server);
+    auto& d = w->server >= 0 ? q.server_waiters[si] : q.waiters;
+    auto it = std::find(d.begin(), d.end(), w);
+    if (it == d.end()) return false;
+    d.erase(it);
+    (w->server >= 0 ? q.server_length[si] : q.length).fetch_sub(1, std::memory_order_acq_rel);
     return true;
   }
 
@@ -615,8 +634,11 @@ class Session : public std::enable_shared_from_this<Session> {
     waiter_.reset();
   }
 
+  // `server` >= 0: the request waits for that server alone (its key's, see take_slot_now);
+  // when that server's maxqueue is reached it waits in the backend's queue instead, for any
+  // server, as haproxy hands it to the dispatcher.
   asio::awaitable<Slot> wait_in_queue(const http1::Head* head, std::optional<size_t> exclude,
-                                      size_t& out) {
+                                      size_t& out, int server = -1) {
     const BackendSpec& bs = *be_->spec;
     BackendQueue& q = *bs.waiting;
     auto w = std::make_shared<Waiter>();
@@ -624,15 +646,24 @@ class Session : public std::enable_shared_from_this<Session> {
     w->session = weak_from_this();
     {
       std::lock_guard lock(q.mu);
-      if (q.limit > 0 && q.waiters.size() >= q.limit) co_return Slot::kQueueFull;
-      q.waiters.push_back(w);
-      uint32_t len = q.length.fetch_add(1, std::memory_order_acq_rel) + 1;
-      uint32_t m = q.max.load(std::memory_order_relaxed);
-      while (len > m && !q.max.compare_exchange_weak(m, len, std::memory_order_relaxed)) {
+      const size_t si = static_cast<size_t>(server);
+      if (server >= 0 && q.server_limit[si] > 0 &&
+          q.server_waiters[si].size() >= q.server_limit[si]) {
+        server = -1;
+      }
+      if (server < 0 && q.limit > 0 && q.waiters.size() >= q.limit) co_return Slot::kQueueFull;
+      w->server = server;
+      w->seq = q.next_seq++;
+      (server >= 0 ? q.server_waiters[si] : q.waiters).push_back(w);
+      auto& length = server >= 0 ? q.server_length[si] : q.length;
+      auto& max = server >= 0 ? q.server_max[si] : q.max;
+      uint32_t len = length.fetch_add(1, std::memory_order_acq_rel) + 1;
+      uint32_t m = max.load(std::memory_order_relaxed);
+      while (len > m && !max.compare_exchange_weak(m, len, std::memory_order_relaxed)) {
       }
     }
     waiter_ = w;
-    ++be_->counters.queue_current;
+    if (server < 0) ++be_->counters.queue_current;
     const TimePoint deadline = bs.queue_timeout ? clock_.now() + *bs.queue_timeout : kNever;
     Slot result = Slot::kQueueTimeout;
     for (;;) {
@@ -661,7 +692,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_await queue_timer_->async_wait(kNothrow);
     }
     waiter_.reset();
-    --be_->counters.queue_current;
+    if (server < 0) --be_->counters.queue_current;
     if (result == Slot::kQueueTimeout) {
       ++be_->counters.queue_timeouts;
       bs.waiting->timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -697,8 +728,9 @@ class Session : public std::enable_shared_from_this<Session> {
           redispatched_ = true;
         }
         size_t idx = 0;
-        std::optional<Slot> now = take_slot_now(head, exclude, idx);
-        if (!now) now = co_await wait_in_queue(head, exclude, idx);
+        int queue_server = -1;
+        std::optional<Slot> now = take_slot_now(head, exclude, idx, queue_server);
+        if (!now) now = co_await wait_in_queue(head, exclude, idx, queue_server);
         switch (*now) {
           case Slot::kOk:
             break;
@@ -1986,8 +2018,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     s.retries = retries_done_;
     s.redispatched = redispatched_;
-    if (be_ != nullptr)
+    if (be_ != nullptr) {
       s.backend_queue = be_->spec->waiting->length.load(std::memory_order_relaxed);
+      if (!server_name_.empty())
+        s.srv_queue =
+            be_->spec->waiting->server_length[server_index_].load(std::memory_order_relaxed);
+    }
     if (work_) s.request_line = work_->request_line;
     if (line && logfmt::should_log_end(*fs.cfg, s)) {
       const size_t max = fe_.logger->max_line();
@@ -2125,11 +2161,21 @@ void grant(const std::shared_ptr<Waiter>& w, size_t bi, size_t si) {
 void release_slot(ThreadRt& t, size_t bi, size_t si) {
   const BackendSpec& bs = t.shared.backends[bi];
   BackendQueue& q = *bs.waiting;
-  if (q.length.load(std::memory_order_acquire) > 0 && t.backends[bi].pool->usable(si)) {
+  if ((q.length.load(std::memory_order_acquire) > 0 ||
+       q.server_length[si].load(std::memory_order_acquire) > 0) &&
+      t.backends[bi].pool->usable(si)) {
     std::shared_ptr<Waiter> w;
     {
+      // The older of the server's own head and the backend's head, as haproxy.
       std::lock_guard lock(q.mu);
-      if (!q.waiters.empty()) {
+      auto& mine = q.server_waiters[si];
+      const bool take_mine =
+          !mine.empty() && (q.waiters.empty() || mine.front()->seq < q.waiters.front()->seq);
+      if (take_mine) {
+        w = std::move(mine.front());
+        mine.pop_front();
+        q.server_length[si].fetch_sub(1, std::memory_order_acq_rel);
+      } else if (!q.waiters.empty()) {
         w = std::move(q.waiters.front());
         q.waiters.pop_front();
         q.length.fetch_sub(1, std::memory_order_acq_rel);

@@ -1612,6 +1612,80 @@ TEST_F(ProxyTest, FullServerQueuesThenServesAndMaxqueueGives503) {
   EXPECT_EQ(lc.t_connect, -1);
 }
 
+// A hashed request whose server is full waits in that server's own queue, as haproxy's, and
+// never moves to a server with room: `balance uri` keeps its key on s1 while s2 is idle.
+// Other keys pass meanwhile; the server's queue shows in the stats and in the log (%sq).
+TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
+  auto upstream = [](std::string name) {
+    return std::make_unique<HttpUpstream>([name](const Message&) {
+      std::this_thread::sleep_for(300ms);
+      return ok_response(name);
+    });
+  };
+  auto u1 = upstream("s1"), u2 = upstream("s2");
+  std::mutex mu;
+  std::map<std::string, logfmt::SessionLog> logs;  // by request line
+  start(http_config({}, "",
+                    "  balance uri\n  timeout queue 3s\n"
+                    "  server s1 127.0.0.1:" +
+                        std::to_string(u1->server.port()) +
+                        " maxconn 1\n"
+                        "  server s2 127.0.0.1:" +
+                        std::to_string(u2->server.port()) + " maxconn 1\n"),
+        2, [&](RuntimeOptions& o) {
+          o.on_request = [&](const logfmt::SessionLog& l) {
+            std::lock_guard lock(mu);
+            logs[l.request_line.value_or("")] = l;
+          };
+        });
+  // A key of each server (the map is fixed: the first paths that land on each).
+  std::string k1, k2;
+  for (int i = 0; i < 40 && (k1.empty() || k2.empty()); ++i) {
+    const std::string path = "/k" + std::to_string(i);
+    const std::string who = get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    (who == "s1" ? k1 : k2) = path;
+  }
+  ASSERT_FALSE(k1.empty());
+  ASSERT_FALSE(k2.empty());
+  auto ask = [&](std::string path) {
+    return std::async(std::launch::async, [this, path] {
+      return get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    });
+  };
+  const size_t seen1 = u1->seen().size();
+  auto a = ask(k1);
+  for (int i = 0; i < 400 && u1->seen().size() == seen1; ++i) std::this_thread::sleep_for(2ms);
+  auto b = ask(k1 + "?again");  // the same key: the query string is not hashed
+  ServerSnapshot s1;
+  for (int i = 0; i < 400; ++i) {
+    s1 = rt_->snapshot().find("be")->servers.at(0);
+    if (s1.counters.queue_current == 1) break;
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(s1.counters.queue_current, 1u);
+  EXPECT_EQ(rt_->snapshot().find("be")->backend.queue_current, 0u);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(ask(k2).get(), "s2");  // another key is not held up
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 450ms);
+  EXPECT_EQ(a.get(), "s1");
+  EXPECT_EQ(b.get(), "s1");  // waited for s1 rather than going to the idle s2
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("be")->servers.at(0).counters.queue_max, 1u);
+  EXPECT_EQ(snap.find("be")->servers.at(0).counters.queue_current, 0u);
+  EXPECT_EQ(snap.find("be")->backend.queue_max, 0u);
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (logs.count("GET " + k1 + "?again HTTP/1.1") == 1) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(logs.count("GET " + k1 + "?again HTTP/1.1"), 1u);
+  EXPECT_GE(logs["GET " + k1 + "?again HTTP/1.1"].t_queue, 150);
+  EXPECT_EQ(logs["GET " + k1 + "?again HTTP/1.1"].server, "s1");
+}
+
 TEST_F(ProxyTest, QueueTimeoutGives503) {
   HttpUpstream up([&](const Message&) {
     std::this_thread::sleep_for(400ms);

@@ -263,24 +263,33 @@ TEST(Hash, ConsistentSlowstartOwnsAGrowingShare) {
   EXPECT_GT(full, 0.3);
 }
 
-TEST(Hash, FullServerHandsItsKeysOnAndGetsThemBack) {
+// As haproxy: a full server keeps its keys (their requests queue for it: kServerFull), and
+// so does a server others already wait for; the other keys do not move.
+TEST(Hash, FullServerKeepsItsKeys) {
   auto pool = pool_of({1, 1, 1});
   for (HashMethod t : {HashMethod::kMapBased, HashMethod::kConsistent}) {
     auto b = make(Algorithm::kUri, t, pool);
     const auto before = placement(*b, pool, 1000);
-    pool[0].maxconn = 1;
-    pool[0].active_conns = 1;
-    const auto during = placement(*b, pool, 1000);
-    pool[0].active_conns = 0;
-    const auto after = placement(*b, pool, 1000);
-    for (size_t i = 0; i < before.size(); ++i) {
-      EXPECT_NE(during[i], 1u);
-      if (before[i] != 1) {
-        EXPECT_EQ(during[i], before[i]);
+    for (int state = 0; state < 2; ++state) {
+      pool[0].maxconn = state == 0 ? 1 : 5;
+      pool[0].active_conns = state == 0 ? 1 : 0;
+      pool[0].queued = state == 0 ? 0 : 3;
+      for (int i = 0; i < 1000; ++i) {
+        PickContext ctx;
+        const std::string k = key(i);
+        ctx.uri = k;
+        const PickResult r = b->pick(ctx, pool, kT0);
+        if (before[static_cast<size_t>(i)] == 1) {
+          EXPECT_EQ(r, PickResult::server_full(1)) << i;
+        } else {
+          EXPECT_EQ(r, PickResult::server(before[static_cast<size_t>(i)])) << i;
+        }
       }
     }
-    EXPECT_EQ(after, before);
     pool[0].maxconn = 0;
+    pool[0].active_conns = 0;
+    pool[0].queued = 0;
+    EXPECT_EQ(placement(*b, pool, 1000), before);
   }
 }
 

@@ -131,6 +131,10 @@ class BalanceAll : public ::testing::TestWithParam<Case> {
   }
 
   bool is_first() const { return GetParam().spec.algorithm == Algorithm::kFirst; }
+  bool is_keyed() const {
+    const Algorithm a = GetParam().spec.algorithm;
+    return a == Algorithm::kSource || a == Algorithm::kUri || a == Algorithm::kHdr;
+  }
 
   std::string key_;
   std::array<uint8_t, 4> addr_{};
@@ -200,6 +204,8 @@ TEST_P(BalanceAll, NoneUpIsNoServer) {
   EXPECT_EQ(pick(*empty, {}, 1).outcome, PickOutcome::kNoServer);
 }
 
+// Full servers: the request queues and backups wait. A keyed request (hashing) queues for its
+// key's own server, as haproxy's: the key never moves to a server with room.
 TEST_P(BalanceAll, AllFullIsAllFullAndBackupsWait) {
   std::vector<ServerView> pool{server(1), server(2), backup(3)};
   for (int i = 0; i < 2; ++i) {
@@ -207,9 +213,24 @@ TEST_P(BalanceAll, AllFullIsAllFullAndBackupsWait) {
     pool[i].active_conns = 10;
   }
   auto b = make(pool);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(pick(*b, pool, i).outcome, PickOutcome::kAllFull);
+  for (int i = 0; i < 50; ++i) {
+    const PickResult r = pick(*b, pool, i);
+    if (is_keyed()) {
+      EXPECT_EQ(r.outcome, PickOutcome::kServerFull);
+      EXPECT_TRUE(r.id == 1 || r.id == 2) << r.id;
+    } else {
+      EXPECT_EQ(r.outcome, PickOutcome::kAllFull);
+    }
+  }
   pool[1].active_conns = 9;
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(pick(*b, pool, i), PickResult::server(2));
+  for (int i = 0; i < 50; ++i) {
+    const PickResult r = pick(*b, pool, i);
+    if (is_keyed()) {
+      EXPECT_EQ(r, r.id == 1 ? PickResult::server_full(1) : PickResult::server(2));
+    } else {
+      EXPECT_EQ(r, PickResult::server(2));
+    }
+  }
 }
 
 TEST_P(BalanceAll, ExcludeHonouredWhenPossible) {
