@@ -277,7 +277,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class Side : uint8_t { kClient, kServer };
   enum class Connect : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kFailed };
-  enum class Slot : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kAborted };
+  // kRepick: the server a request queued for went down and `option redispatch` lets the
+  // request choose again.
+  enum class Slot : uint8_t { kOk, kNoServer, kQueueFull, kQueueTimeout, kAborted, kRepick };
 
   void learn_local() {
     if (local_known_) return;
@@ -677,6 +679,13 @@ class Session : public std::enable_shared_from_this<Session> {
         result = Slot::kOk;
         break;
       }
+      // haproxy's redistribution: with `option redispatch`, the requests waiting for a
+      // server that went down (or into maintenance) choose again.
+      if (w->server >= 0 && bs.cfg->redispatch &&
+          !be_->pool->usable(static_cast<size_t>(w->server)) && remove_from_queue(w)) {
+        result = Slot::kRepick;
+        break;
+      }
       const TimePoint now = clock_.now();
       // A graceful stop lets queued requests wait for their turn; a hard one closes them.
       const bool gone = !client_.is_open();
@@ -728,10 +737,14 @@ class Session : public std::enable_shared_from_this<Session> {
           redispatched_ = true;
         }
         size_t idx = 0;
-        int queue_server = -1;
-        std::optional<Slot> now = take_slot_now(head, exclude, idx, queue_server);
-        if (!now) now = co_await wait_in_queue(head, exclude, idx, queue_server);
+        std::optional<Slot> now;
+        do {
+          int queue_server = -1;
+          now = take_slot_now(head, exclude, idx, queue_server);
+          if (!now) now = co_await wait_in_queue(head, exclude, idx, queue_server);
+        } while (*now == Slot::kRepick);
         switch (*now) {
+          case Slot::kRepick:
           case Slot::kOk:
             break;
           case Slot::kNoServer:

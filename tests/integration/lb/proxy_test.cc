@@ -1686,6 +1686,51 @@ TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
   EXPECT_EQ(logs["GET " + k1 + "?again HTTP/1.1"].server, "s1");
 }
 
+// With `option redispatch`, requests waiting for a server that goes into maintenance (or
+// down) choose again, as haproxy's redistribution: the key's next server serves it at once.
+TEST_F(ProxyTest, QueuedForAServerThatLeavesRedispatches) {
+  auto upstream = [](std::string name) {
+    return std::make_unique<HttpUpstream>([name](const Message&) {
+      std::this_thread::sleep_for(400ms);
+      return ok_response(name);
+    });
+  };
+  auto u1 = upstream("s1"), u2 = upstream("s2");
+  start(http_config({}, "",
+                    "  balance uri\n  option redispatch\n  timeout queue 3s\n"
+                    "  server s1 127.0.0.1:" +
+                        std::to_string(u1->server.port()) +
+                        " maxconn 1\n"
+                        "  server s2 127.0.0.1:" +
+                        std::to_string(u2->server.port()) + " maxconn 1\n"));
+  std::string k1;
+  for (int i = 0; i < 40 && k1.empty(); ++i) {
+    const std::string path = "/k" + std::to_string(i);
+    if (get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body == "s1") k1 = path;
+  }
+  ASSERT_FALSE(k1.empty());
+  auto ask = [&](std::string path) {
+    return std::async(std::launch::async, [this, path] {
+      return get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    });
+  };
+  const size_t seen1 = u1->seen().size();
+  auto a = ask(k1);
+  for (int i = 0; i < 400 && u1->seen().size() == seen1; ++i) std::this_thread::sleep_for(2ms);
+  auto b = ask(k1);
+  for (int i = 0; i < 400; ++i) {
+    if (rt_->snapshot().find("be")->servers.at(0).counters.queue_current == 1) break;
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(rt_->snapshot().find("be")->servers.at(0).counters.queue_current, 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rt_->set_server_admin("be", "s1", ServerAdmin::kMaint));
+  EXPECT_EQ(b.get(), "s2");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2000ms);  // well before the queue time-out
+  EXPECT_EQ(a.get(), "s1");
+  EXPECT_EQ(rt_->snapshot().find("be")->servers.at(0).counters.queue_current, 0u);
+}
+
 TEST_F(ProxyTest, QueueTimeoutGives503) {
   HttpUpstream up([&](const Message&) {
     std::this_thread::sleep_for(400ms);
