@@ -51,6 +51,7 @@
 #include <llhttp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -1249,9 +1250,11 @@ void serialize_request_head(const Head& head, std::string& out) {
 void serialize_response_head(const Head& head, std::string& out) {
   out.reserve(out.size() + head.reason.size() + 15 + headers_size(head.headers));
   out.append(version_text(head.version));
-  char code[8];
-  int n = std::snprintf(code, sizeof code, " %03d ", head.status % 1000);
-  out.append(code, static_cast<size_t>(n));
+  const int status = head.status % 1000;  // three digits, as " %03d " without printf's cost
+  const char code[5] = {' ', static_cast<char>('0' + status / 100),
+                        static_cast<char>('0' + status / 10 % 10),
+                        static_cast<char>('0' + status % 10), ' '};
+  out.append(code, sizeof code);
   out.append(head.reason);
   out.append("\r\n");
   append_headers(head.headers, out);
@@ -1260,8 +1263,10 @@ void serialize_response_head(const Head& head, std::string& out) {
 void append_chunk(std::string& out, std::string_view data) {
   if (data.empty()) return;  // a zero-size chunk would end the body
   char size[24];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<size_t>(n));
+  char* end = std::to_chars(size, size + sizeof size - 2, data.size(), 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(size, static_cast<size_t>(end - size));
   out.append(data);
   out.append("\r\n");
 }
