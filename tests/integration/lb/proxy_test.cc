@@ -170,6 +170,29 @@ class ProxyTest : public ::testing::Test {
     }
   }
   void TearDown() override { stop(); }
+  // The first of /k0, /k1, ... whose answer (a server's name) is `name`; empty if none.
+  std::string path_answered_by(std::string_view name) {
+    for (int i = 0; i < 40; ++i) {
+      const std::string path = "/k" + std::to_string(i);
+      if (get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body == name) return path;
+    }
+    return "";
+  }
+  // GET `path` from another thread: the body of the answer.
+  std::future<std::string> ask_body(std::string path) {
+    return std::async(std::launch::async, [this, path] {
+      return get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
+    });
+  }
+  // ask_body(path), returned once `up` has the request (a slow upstream is then busy).
+  std::future<std::string> occupy(HttpUpstream& up, std::string path) {
+    const size_t seen = up.seen().size();
+    auto answer = ask_body(std::move(path));
+    for (int i = 0; i < 400 && up.seen().size() == seen; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return answer;
+  }
   // One request on a fresh connection; the whole answer as received.
   Message get(std::string_view request, std::string_view method = "GET") {
     int fd = connect_to(port_);
@@ -1615,47 +1638,41 @@ TEST_F(ProxyTest, FullServerQueuesThenServesAndMaxqueueGives503) {
 // A hashed request whose server is full waits in that server's own queue, as haproxy's, and
 // never moves to a server with room: `balance uri` keeps its key on s1 while s2 is idle.
 // Other keys pass meanwhile; the server's queue shows in the stats and in the log (%sq).
-TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
-  auto upstream = [](std::string name) {
-    return std::make_unique<HttpUpstream>([name](const Message&) {
-      std::this_thread::sleep_for(300ms);
+// Two upstreams that answer their own name after `delay`, behind `balance uri` with
+// maxconn 1 each: the set-up of the per-server queue tests.
+struct SlowUriPair {
+  explicit SlowUriPair(std::chrono::milliseconds delay)
+      : s1(make("s1", delay)), s2(make("s2", delay)) {}
+  static std::unique_ptr<HttpUpstream> make(std::string name, std::chrono::milliseconds delay) {
+    return std::make_unique<HttpUpstream>([name, delay](const Message&) {
+      std::this_thread::sleep_for(delay);
       return ok_response(name);
     });
-  };
-  auto u1 = upstream("s1"), u2 = upstream("s2");
+  }
+  std::string backend(std::string_view extra) const {
+    return "  balance uri\n  timeout queue 3s\n" + std::string(extra) +
+           "  server s1 127.0.0.1:" + std::to_string(s1->server.port()) + " maxconn 1\n" +
+           "  server s2 127.0.0.1:" + std::to_string(s2->server.port()) + " maxconn 1\n";
+  }
+  std::unique_ptr<HttpUpstream> s1, s2;
+};
+
+TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
+  SlowUriPair pair(300ms);
   std::mutex mu;
   std::map<std::string, logfmt::SessionLog> logs;  // by request line
-  start(http_config({}, "",
-                    "  balance uri\n  timeout queue 3s\n"
-                    "  server s1 127.0.0.1:" +
-                        std::to_string(u1->server.port()) +
-                        " maxconn 1\n"
-                        "  server s2 127.0.0.1:" +
-                        std::to_string(u2->server.port()) + " maxconn 1\n"),
-        2, [&](RuntimeOptions& o) {
-          o.on_request = [&](const logfmt::SessionLog& l) {
-            std::lock_guard lock(mu);
-            logs[l.request_line.value_or("")] = l;
-          };
-        });
-  // A key of each server (the map is fixed: the first paths that land on each).
-  std::string k1, k2;
-  for (int i = 0; i < 40 && (k1.empty() || k2.empty()); ++i) {
-    const std::string path = "/k" + std::to_string(i);
-    const std::string who = get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
-    (who == "s1" ? k1 : k2) = path;
-  }
+  start(http_config({}, "", pair.backend("")), 2, [&](RuntimeOptions& o) {
+    o.on_request = [&](const logfmt::SessionLog& l) {
+      std::lock_guard lock(mu);
+      logs[l.request_line.value_or("")] = l;
+    };
+  });
+  // A key of each server (the map is fixed).
+  const std::string k1 = path_answered_by("s1"), k2 = path_answered_by("s2");
   ASSERT_FALSE(k1.empty());
   ASSERT_FALSE(k2.empty());
-  auto ask = [&](std::string path) {
-    return std::async(std::launch::async, [this, path] {
-      return get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
-    });
-  };
-  const size_t seen1 = u1->seen().size();
-  auto a = ask(k1);
-  for (int i = 0; i < 400 && u1->seen().size() == seen1; ++i) std::this_thread::sleep_for(2ms);
-  auto b = ask(k1 + "?again");  // the same key: the query string is not hashed
+  auto a = occupy(*pair.s1, k1);
+  auto b = ask_body(k1 + "?again");  // the same key: the query string is not hashed
   ServerSnapshot s1;
   for (int i = 0; i < 400; ++i) {
     s1 = rt_->snapshot().find("be")->servers.at(0);
@@ -1665,7 +1682,7 @@ TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
   EXPECT_EQ(s1.counters.queue_current, 1u);
   EXPECT_EQ(rt_->snapshot().find("be")->backend.queue_current, 0u);
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(ask(k2).get(), "s2");  // another key is not held up
+  EXPECT_EQ(ask_body(k2).get(), "s2");  // another key is not held up
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 450ms);
   EXPECT_EQ(a.get(), "s1");
   EXPECT_EQ(b.get(), "s1");  // waited for s1 rather than going to the idle s2
@@ -1689,35 +1706,12 @@ TEST_F(ProxyTest, HashedRequestQueuesForItsOwnServer) {
 // With `option redispatch`, requests waiting for a server that goes into maintenance (or
 // down) choose again, as haproxy's redistribution: the key's next server serves it at once.
 TEST_F(ProxyTest, QueuedForAServerThatLeavesRedispatches) {
-  auto upstream = [](std::string name) {
-    return std::make_unique<HttpUpstream>([name](const Message&) {
-      std::this_thread::sleep_for(400ms);
-      return ok_response(name);
-    });
-  };
-  auto u1 = upstream("s1"), u2 = upstream("s2");
-  start(http_config({}, "",
-                    "  balance uri\n  option redispatch\n  timeout queue 3s\n"
-                    "  server s1 127.0.0.1:" +
-                        std::to_string(u1->server.port()) +
-                        " maxconn 1\n"
-                        "  server s2 127.0.0.1:" +
-                        std::to_string(u2->server.port()) + " maxconn 1\n"));
-  std::string k1;
-  for (int i = 0; i < 40 && k1.empty(); ++i) {
-    const std::string path = "/k" + std::to_string(i);
-    if (get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body == "s1") k1 = path;
-  }
+  SlowUriPair pair(400ms);
+  start(http_config({}, "", pair.backend("  option redispatch\n")));
+  const std::string k1 = path_answered_by("s1");
   ASSERT_FALSE(k1.empty());
-  auto ask = [&](std::string path) {
-    return std::async(std::launch::async, [this, path] {
-      return get("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").body;
-    });
-  };
-  const size_t seen1 = u1->seen().size();
-  auto a = ask(k1);
-  for (int i = 0; i < 400 && u1->seen().size() == seen1; ++i) std::this_thread::sleep_for(2ms);
-  auto b = ask(k1);
+  auto a = occupy(*pair.s1, k1);
+  auto b = ask_body(k1);
   for (int i = 0; i < 400; ++i) {
     if (rt_->snapshot().find("be")->servers.at(0).counters.queue_current == 1) break;
     std::this_thread::sleep_for(2ms);
