@@ -5,15 +5,20 @@
 // - Server connection counts (leastconn, server maxconn) are atomics shared by the threads;
 //   a slot is taken with a compare-and-swap, so maxconn holds across threads. A request that
 //   finds every usable server full waits in its backend's FIFO (session.cc) up to `timeout
-//   queue`; a freed slot goes straight to the oldest waiter. Global/frontend maxconn use
+//   queue`; a hashed request whose server is full waits in that server's FIFO; a freed slot
+//   goes straight to the older of the server's and the backend's first waiter (Waiter::seq).
+//   Global/frontend maxconn use
 //   shared atomics, checked before accept (may exceed by up to nbthread-1); a paused acceptor
 //   wakes on a local session end or every 50 ms.
 // - Idle server connections are kept per thread and server (http-reuse safe/always), at
 //   most kMaxIdlePerServer and within haproxy's estimate of the need (in use + idle at most
-//   the recent peak); every kIdlePurgePeriod half of the excess is closed. Checked with a
+//   the recent peak); every pool-purge-delay half of the excess is closed. Checked with a
 //   MSG_PEEK before reuse.
-// - TCP mode and tunnels splice() through a pipe per direction; the copy loop stays for bytes
-//   buffered before a tunnel starts, for RuntimeOptions::splice = false and when splice fails.
+// - TCP mode and tunnels splice() through a pipe per direction (at most 24 KiB per call); the
+//   copy loop (plain recv/send, asio only to wait) serves bytes buffered before a tunnel
+//   starts, RuntimeOptions::splice = false and a failed splice. Both yield after 256 KiB.
+// - Responses go to the client with one sendmsg made at once; a closing connection's send
+//   side is shut right behind its last bytes (who closes second pays for TIME_WAIT).
 // - Each backend has one Pool (balancer and server states) shared by every thread under a
 //   mutex, as haproxy shares its lb tree: the round-robin sequence is global. Health checks
 //   (set_server_up) and the runtime API (set_server_admin/weight/maxconn) change it in place.
