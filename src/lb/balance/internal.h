@@ -63,7 +63,7 @@ PickResult pick_in_group(std::span<const ServerView> servers, bool all_backups,
 // The outcome of a keyed pick (hashing), as haproxy's: the key's own server when it can take
 // the request now, kServerFull (queue for it) when it is at maxconn or others wait for it.
 // `home(group, exclude)` returns the key's server ignoring fullness; with no home at all (a
-// stale table) `fallback` picks any candidate.
+// stale table) the first candidate of the group takes the request.
 template <class Home>
 PickResult pick_keyed(std::span<const ServerView> servers, bool all_backups,
                       std::optional<uint32_t> exclude, core::TimePoint now, Home&& home) {
