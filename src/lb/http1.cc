@@ -1140,8 +1140,10 @@ size_t del_header(Headers& headers, std::string_view name) {
 }
 
 void remove_hop_by_hop(Headers& headers, HopByHopOptions options) {
-  // Names listed in Connection go too, except Upgrade when we tunnel.
-  std::vector<std::string> listed;
+  // Names listed in Connection go too, except Upgrade when we tunnel. Kept per thread so
+  // that each message does not allocate the list anew (there is one on most messages).
+  static thread_local std::vector<std::string> listed;
+  listed.clear();
   for (const Header& h : headers) {
     if (!iequals(h.name, "connection")) continue;
     for_each_element(h.value, [&](std::string_view item) { listed.emplace_back(item); });
