@@ -919,6 +919,17 @@ class Session : public std::enable_shared_from_this<Session> {
           to(from_client ? Side::kServer : Side::kClient),
           tin(s.tunnel_timeout(side)),
           tout(s.tunnel_timeout(to)) {}
+    // Bytes this direction read (client side) and wrote, in the session's counters.
+    void count_in(Session& s, size_t n) const {
+      if (from_client) s.count_client_read(n);
+    }
+    void count_out(Session& s, size_t n) const {
+      if (from_client) {
+        s.count_server_write(n);
+      } else {
+        s.count_client_write(n);
+      }
+    }
     bool from_client;
     Socket& in;
     Socket& out;
@@ -934,57 +945,30 @@ class Session : public std::enable_shared_from_this<Session> {
     bool failed = false;
     for (;;) {
       // Bytes already buffered (left after an HTTP upgrade head) go first.
-      while (!d.buf.empty()) {
-        s.arm(d.to, d.tout);
-        auto [ec, n] = co_await asio::async_write(d.out, asio::buffer(d.buf.data()), kNothrow);
-        if (d.from_client) {
-          s.count_server_write(n);
-        } else {
-          s.count_client_write(n);
-        }
-        if (ec) {
-          failed = true;
-          break;
-        }
-        d.buf.consume(n);
+      if (!co_await drain_buffer(s, d)) {
+        failed = true;
+        break;
       }
-      if (failed || !d.in.is_open()) break;
-      std::error_code ec;
-      size_t n = 0;
+      if (!d.in.is_open()) break;
+      SpliceEnd end;
       if (s.t_.shared.options.splice && !s.splice_failed_) {
-        switch (co_await splice_loop(s, from)) {
-          case SpliceEnd::kEof:
-            ec = asio::error::eof;
-            break;
-          case SpliceEnd::kFailed:
-            failed = true;
-            break;
-          case SpliceEnd::kUnavailable:
-            s.splice_failed_ = true;  // copy from now on
-            continue;
+        end = co_await splice_loop(s, from);
+        if (end == SpliceEnd::kUnavailable) {
+          s.splice_failed_ = true;  // copy from now on
+          continue;
         }
-        if (failed) break;
       } else {
-        if (co_await copy_loop(s, from) == SpliceEnd::kEof) {
-          ec = asio::error::eof;
-        } else {
-          failed = true;
-          break;
-        }
+        end = co_await copy_loop(s, from);
       }
-      if (ec == asio::error::eof) {
+      if (end == SpliceEnd::kEof) {
         std::error_code ignored;
         d.out.shutdown(Socket::shutdown_send, ignored);
         (d.from_client ? s.client_eof_ : s.server_eof_) = true;
         if (s.client_eof_ && s.server_eof_) s.close_both();
-        break;
-      }
-      if (ec) {
+      } else {
         failed = true;
-        break;
       }
-      if (d.from_client) s.count_client_read(n);
-      d.buf.commit(n);
+      break;
     }
     if (failed) {
       if (s.client_timed_out_) ++s.fe_.counters.timeouts;
@@ -1008,6 +992,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   enum class SpliceEnd : uint8_t { kEof, kFailed, kUnavailable };
 
+  // The direction's buffered bytes out through asio's write, waiting for room as needed.
+  // False: the write failed.
+  static asio::awaitable<bool> drain_buffer(Session& s, const Direction& d) {
+    while (!d.buf.empty()) {
+      s.arm(d.to, d.tout);
+      auto [ec, n] = co_await asio::async_write(d.out, asio::buffer(d.buf.data()), kNothrow);
+      d.count_out(s, n);
+      if (ec) co_return false;
+      d.buf.consume(n);
+    }
+    co_return true;
+  }
+
   // Bytes moved in a row by one direction of a tunnel before the thread's other work gets a
   // turn: a fast pair of peers would otherwise keep the loop to themselves.
   static constexpr size_t kTurnBudget = 256 * 1024;
@@ -1017,15 +1014,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // wait for the edge without re-arming the descriptor) when a socket has nothing or no room.
   static asio::awaitable<SpliceEnd> copy_loop(Session& s, Side from) {
     const Direction d(s, from);
-    auto count_out = [&](size_t n) {
-      if (d.from_client) {
-        s.count_server_write(n);
-      } else {
-        s.count_client_write(n);
-      }
-    };
     auto count_in = [&](size_t n) {
-      if (d.from_client) s.count_client_read(n);
+      d.count_in(s, n);
       d.buf.commit(n);
     };
     size_t turn = 0;
@@ -1036,16 +1026,13 @@ class Session : public std::enable_shared_from_this<Session> {
         const ssize_t n =
             ::send(d.out.native_handle(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-          count_out(static_cast<size_t>(n));
+          d.count_out(s, static_cast<size_t>(n));
           d.buf.consume(static_cast<size_t>(n));
           turn += static_cast<size_t>(n);
           continue;
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) co_return SpliceEnd::kFailed;
-        auto [ec, sent] = co_await asio::async_write(d.out, asio::buffer(d.buf.data()), kNothrow);
-        count_out(sent);
-        if (ec) co_return SpliceEnd::kFailed;
-        d.buf.consume(sent);
+        if (!co_await drain_buffer(s, d)) co_return SpliceEnd::kFailed;  // no room: wait
       }
       if (turn >= kTurnBudget) {
         turn = 0;
@@ -1090,7 +1077,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // 100 KB answers: 0.85x haproxy's requests/s at 64 KiB, 0.95x at 24 KiB, for 0.68x and
     // 0.78x its CPU).
     const size_t chunk = std::max<size_t>(s.t_.shared.bufsize, 24576);
-    size_t queued = 0;  // bytes d.in the pipe
+    size_t queued = 0;  // bytes in the pipe
     bool moved_any = false;
     size_t turn = 0;
     for (;;) {
@@ -1101,11 +1088,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (n > 0) {
           queued -= static_cast<size_t>(n);
           turn += static_cast<size_t>(n);
-          if (d.from_client) {
-            s.count_server_write(static_cast<size_t>(n));
-          } else {
-            s.count_client_write(static_cast<size_t>(n));
-          }
+          d.count_out(s, static_cast<size_t>(n));
           continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1126,7 +1109,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (n > 0) {
         moved_any = true;
         queued = static_cast<size_t>(n);
-        if (d.from_client) s.count_client_read(queued);
+        d.count_in(s, queued);
         continue;
       }
       if (n == 0) co_return SpliceEnd::kEof;
