@@ -192,35 +192,28 @@ void ThreadRt::schedule_idle_purge(ServerRt& s, core::Duration delay) {
 
 void ThreadRt::purge_idle() {
   const core::TimePoint now = worker.clock().now();
+  std::optional<core::TimePoint> first;  // the next date of any server
   for (BackendRt& b : backends) {
     for (size_t i = 0; i < b.servers.size(); ++i) {
       ServerRt& s = b.servers[i];
-      if (s.next_purge == core::TimePoint{} || now < s.next_purge) continue;
-      s.next_purge = core::TimePoint{};
-      const uint64_t used = s.counters.sessions_current;
-      const uint64_t need = std::max(s.max_used, s.est_need);
-      const uint64_t total = used + s.idle.size();
-      if (total > need) {
-        const uint64_t excess = total - need;
-        const size_t kill = std::min<size_t>(s.idle.size(), (excess + 1) / 2);
-        for (size_t k = 0; k < kill; ++k) {
-          std::error_code ignored;
-          s.idle[k].socket.close(ignored);
+      if (s.next_purge != core::TimePoint{} && now >= s.next_purge) {
+        const uint64_t used = s.counters.sessions_current;
+        const uint64_t need = std::max(s.max_used, s.est_need);
+        const uint64_t total = used + s.idle.size();
+        if (total > need) {
+          const uint64_t excess = total - need;
+          const size_t kill = std::min<size_t>(s.idle.size(), (excess + 1) / 2);
+          for (size_t k = 0; k < kill; ++k) {
+            std::error_code ignored;
+            s.idle[k].socket.close(ignored);
+          }
+          s.idle.erase(s.idle.begin(), s.idle.begin() + static_cast<std::ptrdiff_t>(kill));
         }
-        s.idle.erase(s.idle.begin(), s.idle.begin() + static_cast<std::ptrdiff_t>(kill));
-      }
-      s.est_need = std::max((s.est_need + s.max_used) / 2, s.max_used);
-      s.max_used = used;
-    }
-  }
-  // The next date: a server purged now gets one again if it still has idle connections.
-  std::optional<core::TimePoint> first;
-  for (BackendRt& b : backends) {
-    for (size_t i = 0; i < b.servers.size(); ++i) {
-      ServerRt& s = b.servers[i];
-      const core::Duration delay = b.spec->servers[i].cfg->params.pool_purge_delay;
-      if (s.next_purge == core::TimePoint{} && !s.idle.empty() && delay.count() > 0) {
-        s.next_purge = now + delay;
+        s.est_need = std::max((s.est_need + s.max_used) / 2, s.max_used);
+        s.max_used = used;
+        // Another date while idle connections remain.
+        const core::Duration delay = b.spec->servers[i].cfg->params.pool_purge_delay;
+        s.next_purge = s.idle.empty() ? core::TimePoint{} : now + delay;
       }
       if (s.next_purge != core::TimePoint{} && (!first || s.next_purge < *first)) {
         first = s.next_purge;
