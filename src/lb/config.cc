@@ -1891,13 +1891,14 @@ void Tables::add_server() {
             [](const Statement&, ServerCtx& c, Diagnostics&) { c.params.check = true; });
   server_kw(t, "no-check", "", 0, "No health checks (undoes a default-server check).",
             [](const Statement&, ServerCtx& c, Diagnostics&) { c.params.check = false; });
-  auto time_kw = [&t](std::string name, std::string doc,
+  // `zero_ok`: 0 means "off" for this keyword rather than being an error.
+  auto time_kw = [&t](std::string name, std::string doc, bool zero_ok,
                       std::function<void(ServerParams&, Duration)> set) {
     server_kw(t, name, "<TIME>", 1, std::move(doc),
-              [name, set](const Statement& st, ServerCtx& c, Diagnostics& d) {
+              [name, zero_ok, set](const Statement& st, ServerCtx& c, Diagnostics& d) {
                 auto v = parse_time(st.args[0], d, name);
                 if (!v) return;
-                if (v->count() == 0 && name != "slowstart" && name != "pool-purge-delay") {
+                if (v->count() == 0 && !zero_ok) {
                   d.error(st.args[0].where, fmt::format("'{}' cannot be 0", name),
                           "write a time of at least 1ms");
                   return;
@@ -1905,18 +1906,18 @@ void Tables::add_server() {
                 set(c.params, *v);
               });
   };
-  time_kw("inter", "Time between checks (default 2s).",
+  time_kw("inter", "Time between checks (default 2s).", false,
           [](ServerParams& p, Duration v) { p.inter = v; });
-  time_kw("fastinter", "Time between checks while a state change is pending; unset: inter.",
+  time_kw("fastinter", "Time between checks while a state change is pending; unset: inter.", false,
           [](ServerParams& p, Duration v) { p.fastinter = v; });
-  time_kw("downinter", "Time between checks while the server is down; unset: inter.",
+  time_kw("downinter", "Time between checks while the server is down; unset: inter.", false,
           [](ServerParams& p, Duration v) { p.downinter = v; });
-  time_kw("slowstart", "Ramp the weight up over this time after the server comes back.",
+  time_kw("slowstart", "Ramp the weight up over this time after the server comes back.", true,
           [](ServerParams& p, Duration v) { p.slowstart = v; });
   time_kw("pool-purge-delay",
           "Every this long, close half of the idle connections beyond the need (default 5s; "
           "0: never).",
-          [](ServerParams& p, Duration v) { p.pool_purge_delay = v; });
+          true, [](ServerParams& p, Duration v) { p.pool_purge_delay = v; });
   auto count_kw = [&t](std::string name, uint64_t min, uint64_t max, std::string doc,
                        uint32_t ServerParams::*field) {
     server_kw(t, name, fmt::format("<{}..{}>", min, max), 1, std::move(doc),
