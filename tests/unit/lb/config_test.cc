@@ -296,10 +296,10 @@ TEST(LbConfig, ServerParamsAndDefaultServer) {
 // A time of 0 is "off" for slowstart and pool-purge-delay, and an error for the check
 // intervals (haproxy's rules); pool-purge-delay defaults to 5 s.
 TEST(LbConfig, ServerTimesOfZero) {
-  auto r = run(with_base(
-      "backend b\n server a 198.18.0.1:80 slowstart 0 pool-purge-delay 0\n"
-      " server b 198.18.0.1:81 pool-purge-delay 250ms\n server c 198.18.0.1:82\n"
-      " server d 198.18.0.1:83 inter 0\n"));
+  auto r =
+      run(with_base("backend b\n server a 198.18.0.1:80 slowstart 0 pool-purge-delay 0\n"
+                    " server b 198.18.0.1:81 pool-purge-delay 250ms\n server c 198.18.0.1:82\n"
+                    " server d 198.18.0.1:83 inter 0\n"));
   EXPECT_THAT(r.lines(), ElementsAre("10:31: error: 'inter' cannot be 0"));
   const auto& s = r.cfg.proxies[0].servers;
   ASSERT_GE(s.size(), 3u);
