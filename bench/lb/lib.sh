@@ -114,7 +114,7 @@ EOF
 done
 
 # One haproxy.cfg for HAProxy and tandem-lb; only the ports differ.
-hap_cfg() { # HTTP_PORT TCP_PORT [EXTRA GLOBAL LINE]
+hap_cfg() { # HTTP_PORT TCP_PORT [EXTRA GLOBAL LINE] [EXTRA DEFAULTS LINE]
   cat <<EOF
 global
   nbthread $threads
@@ -129,6 +129,8 @@ defaults
   timeout server 120s
   timeout http-keep-alive 120s
   http-reuse safe
+  ${4:-}
+  ${SPLICE:+option splice-auto}
 
 frontend fe_http
   bind 127.0.0.1:$1 backlog 4096
@@ -156,7 +158,7 @@ EOF
 # 10 000 idle clients and a few server connections).
 hap_cfg "$p_hap" "$p_hapt" "no strict-limits" >"$tmp/haproxy.cfg"
 hap_cfg "$p_tan" "$p_tant" >"$tmp/tandem-lb.cfg"
-hap_cfg "$p_tanb" "$p_tanbt" ${B_GLOBAL:+"$B_GLOBAL"} >"$tmp/tandem-lb-b.cfg"
+hap_cfg "$p_tanb" "$p_tanbt" "${B_GLOBAL:-}" "${B_DEFAULTS:-}" >"$tmp/tandem-lb-b.cfg"
 
 mkdir -p "$tmp/ngx/logs"
 ngx_stream=

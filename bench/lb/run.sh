@@ -29,8 +29,11 @@
 #   -B  also runs OTHER_BUILD_DIR's tandem-lb as "tandem-lb-b" (A/B of a change, same run).
 # Defaults: 10 s runs, 2 rounds, 50 connections, 10 000 idle: about 4 minutes.
 # Environment: KEEP=1 keeps the temporary directory (configs, logs, raw results);
-#   B_GLOBAL="LINE" adds a global line to tandem-lb-b's haproxy.cfg (with -B, or with -B
-#   naming the same build: the A/B of a setting, e.g. B_GLOBAL=nosplice).
+#   B_GLOBAL="LINE" and B_DEFAULTS="LINE" add a line to the global or defaults section of
+#   tandem-lb-b's haproxy.cfg (with -B, or with -B naming the same build: the A/B of a
+#   setting, e.g. B_DEFAULTS="option splice-auto"); SPLICE=1 adds `option splice-auto` to
+#   every proxy's defaults (HAProxy and tandem-lb then splice in TCP mode; by default both
+#   copy).
 set -euo pipefail
 
 usage() { sed -n '/^# Usage:/,/^# Environment/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }

@@ -550,8 +550,8 @@ void Tables::add_global() {
          .doc = "Run in the background (like -D)."});
   t.add({.name = "nosplice",
          .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.nosplice = true; },
-         .doc = "TCP mode and tunnels copy bytes through a buffer instead of moving them with "
-                "splice(2) between the sockets (the default)."});
+         .doc = "Never splice(2): TCP mode and tunnels copy bytes through a buffer even where "
+                "a proxy's `option splice-*` asks for splicing."});
   t.add(
       {.name = "master-worker",
        .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.master_worker = true; },
@@ -1348,6 +1348,16 @@ void Tables::add_option() {
   };
   negatable(kDefBe, "redispatch", "Retry a failed connection on another server.",
             [](Proxy& p, bool on) { p.redispatch = on; });
+  negatable(kAll, "splice-auto",
+            "TCP mode and tunnels move bytes in both directions with splice(2), between the "
+            "sockets in the kernel, instead of copying them (HTTP bodies are copied).",
+            [](Proxy& p, bool on) { p.splice_request = p.splice_response = on; });
+  negatable(kAll, "splice-request",
+            "As splice-auto, for the bytes from the client to the server only.",
+            [](Proxy& p, bool on) { p.splice_request = on; });
+  negatable(kAll, "splice-response",
+            "As splice-auto, for the bytes from the server to the client only.",
+            [](Proxy& p, bool on) { p.splice_response = on; });
   negatable(kDefBe, "allbackups",
             "When no active server is up, balance over every backup server instead of using the "
             "first one only.",
@@ -1454,9 +1464,6 @@ void Tables::add_option() {
            {"abortonclose", "not implemented"},
            {"http-buffer-request", "not implemented"},
            {"originalto", "not implemented; use forwardfor"},
-           {"splice-auto", "TCP mode always splices and HTTP mode never does: remove the line"},
-           {"splice-request", "TCP mode always splices and HTTP mode never does: remove the line"},
-           {"splice-response", "TCP mode always splices and HTTP mode never does: remove the line"},
            {"transparent", "transparent proxying is not implemented"},
            {"log-health-checks", "health check changes are always logged"},
            {"prefer-last-server", "not implemented"},

@@ -235,6 +235,10 @@ struct Proxy {
   HashType hash_type;
   uint32_t retries = 3;
   bool redispatch = false;
+  // option splice-request / splice-response (splice-auto: both): TCP mode and tunnels move
+  // that direction's bytes with splice(2) when the frontend or the backend asks.
+  bool splice_request = false;
+  bool splice_response = false;
   bool all_backups = false;  // option allbackups: every backup in turn, not the first
   HttpCheck http_check;
 
@@ -282,7 +286,7 @@ struct Global {
   std::optional<uint32_t> maxconn;   // unset: from the file descriptor limit, as haproxy
   std::optional<uint32_t> nbthread;  // unset: one per CPU
   bool daemon = false;
-  bool nosplice = false;  // TCP mode copies through a buffer instead of splice(2)
+  bool nosplice = false;  // never splice(2), whatever the proxies' splice options
   bool master_worker = false;
   std::string pidfile, user, group, chroot;
   std::vector<LogTarget> logs;

@@ -130,7 +130,6 @@ struct ServerRt {
   Counters counters;
   bool failing = false;        // last connect failed: logged once per change
   std::vector<IdleConn> idle;  // newest last
-  uint64_t reused = 0;
   // haproxy's estimate of the connections a server needs, per thread here: the most in use
   // at once since the last purge (max_used), and est_need, which follows it up at once and
   // down by halves. An idle connection is kept while in use + idle stays within it.

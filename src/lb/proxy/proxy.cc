@@ -14,9 +14,11 @@
 //   most kMaxIdlePerServer and within haproxy's estimate of the need (in use + idle at most
 //   the recent peak); every pool-purge-delay half of the excess is closed. Checked with a
 //   MSG_PEEK before reuse.
-// - TCP mode and tunnels splice() through a pipe per direction (at most 24 KiB per call); the
-//   copy loop (plain recv/send, asio only to wait) serves bytes buffered before a tunnel
-//   starts, RuntimeOptions::splice = false and a failed splice. Both yield after 256 KiB.
+// - TCP mode and tunnels copy (plain recv/send, asio only to wait), as haproxy does by
+//   default; a direction whose frontend or backend has `option splice-request` (client to
+//   server), `splice-response` or `splice-auto` splice()s through a pipe instead (at most
+//   24 KiB per call), unless global `nosplice`; a failed splice copies. Both yield after
+//   256 KiB.
 // - Responses go to the client with one sendmsg made at once; a closing connection's send
 //   side is shut right behind its last bytes (who closes second pays for TIME_WAIT).
 // - Each backend has one Pool (balancer and server states) shared by every thread under a
@@ -69,6 +71,9 @@ void Counters::add(const Counters& o) {
   http_requests += o.http_requests;
   for (size_t i = 0; i < http_status.size(); ++i) http_status[i] += o.http_status[i];
   timeouts += o.timeouts;
+  spliced_in += o.spliced_in;
+  spliced_out += o.spliced_out;
+  reused += o.reused;
   for (size_t i = 0; i < http1::kRejectReasonCount; ++i) {
     rejected[i] += o.rejected[i] + o.rejects.get(static_cast<http1::RejectReason>(i));
   }

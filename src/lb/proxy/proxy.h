@@ -77,6 +77,11 @@ struct Counters {
   uint64_t http_requests = 0;
   std::array<uint64_t, 6> http_status{};  // 1xx..5xx answered to clients; [0] other
   uint64_t timeouts = 0;
+  // Frontends: bytes moved by splice(2) from clients to servers and back (within bytes_in
+  // and bytes_out). Backends and servers: requests sent on an idle server connection.
+  uint64_t spliced_in = 0;
+  uint64_t spliced_out = 0;
+  uint64_t reused = 0;
   http1::RejectCounters rejects;  // live, fed by this thread's parsers
   // In a snapshot: the sums of `rejects`, by RejectReason.
   std::array<uint64_t, http1::kRejectReasonCount> rejected{};
@@ -121,8 +126,9 @@ struct RuntimeOptions {
   StatsPageHook stats_page;
   // False: `log` lines are not opened and nothing is logged (on_request still runs).
   bool traffic_logs = true;
-  // TCP mode and tunnels move bytes with splice(2) between the sockets (no copy to user
-  // space); false: through a bufsize buffer, as when splice is refused.
+  // TCP mode and tunnels may move bytes with splice(2) between the sockets, where a proxy's
+  // `option splice-request|splice-response|splice-auto` asks for it; false: never (global
+  // `nosplice`), always through a bufsize buffer.
   bool splice = true;
   uint32_t threads = 0;  // 0: global nbthread, or the number of CPUs
   // How long a graceful stop waits for sessions; unset: hard-stop-after, else 30 s.

@@ -771,7 +771,8 @@ class Session : public std::enable_shared_from_this<Session> {
       std::error_code ec;
       reused_ = attempt == 0 && allow_reuse && take_idle(ci, retryable);
       if (reused_) {
-        ++be_->servers[ci].reused;
+        ++be_->counters.reused;
+        ++be_->servers[ci].counters.reused;
       } else {
         server_timed_out_ = false;
         arm(Side::kServer, bs.connect);
@@ -951,7 +952,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (!d.in.is_open()) break;
       SpliceEnd end;
-      if (s.t_.shared.options.splice && !s.splice_failed_) {
+      if (s.splices(from)) {
         end = co_await splice_loop(s, from);
         if (end == SpliceEnd::kUnavailable) {
           s.splice_failed_ = true;  // copy from now on
@@ -991,6 +992,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   enum class SpliceEnd : uint8_t { kEof, kFailed, kUnavailable };
+
+  // haproxy's rule: a direction is spliced when its option is on the frontend or the
+  // backend (splice-auto: both directions), global nosplice not set, and splice has not
+  // been refused on this session.
+  bool splices(Side from) const {
+    if (!t_.shared.options.splice || splice_failed_) return false;
+    auto wants = [from](const Proxy* p) {
+      return p != nullptr && (from == Side::kClient ? p->splice_request : p->splice_response);
+    };
+    return wants(fe_.spec->cfg) || (be_ != nullptr && wants(be_->spec->cfg));
+  }
 
   // The direction's buffered bytes out through asio's write, waiting for room as needed.
   // False: the write failed.
@@ -1089,6 +1101,8 @@ class Session : public std::enable_shared_from_this<Session> {
           queued -= static_cast<size_t>(n);
           turn += static_cast<size_t>(n);
           d.count_out(s, static_cast<size_t>(n));
+          (d.from_client ? s.fe_.counters.spliced_in : s.fe_.counters.spliced_out) +=
+              static_cast<size_t>(n);
           continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

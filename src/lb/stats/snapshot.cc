@@ -31,6 +31,8 @@ void copy(Traffic& t, const proxy::Counters& c) {
 void apply_snapshot(StatsView& view, const proxy::Snapshot& snapshot) {
   ProcessInfo& p = view.process;
   p.current_conns = p.total_conns = p.total_requests = p.bytes_out_total = 0;
+  p.spliced_bytes_out_total = 0;
+  view.tandem = {};
   for (const auto& ps : snapshot.proxies) {
     ProxyView* pv = view.find_proxy(ps.name);
     if (!pv) continue;
@@ -41,11 +43,14 @@ void apply_snapshot(StatsView& view, const proxy::Snapshot& snapshot) {
       p.total_conns += ps.frontend.sessions_total;
       p.total_requests += ps.frontend.http_requests;
       p.bytes_out_total += ps.frontend.bytes_out;
+      p.spliced_bytes_out_total += ps.frontend.spliced_out;
+      view.tandem.spliced_bytes += ps.frontend.spliced_in + ps.frontend.spliced_out;
     }
     if (pv->is_backend()) {
       copy(pv->backend, ps.backend);
       pv->backend.lb_total = ps.backend.sessions_total;
       pv->backend.connect_attempts = ps.backend.sessions_total + ps.backend.retries;
+      view.tandem.reuse_hits += ps.backend.reused;
     }
     for (size_t r = 0; r < pv->rejects.size(); ++r) {
       pv->rejects[r] = ps.frontend.rejected[r] + ps.backend.rejected[r];

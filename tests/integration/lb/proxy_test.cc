@@ -927,6 +927,9 @@ TEST_F(ProxyTest, ServerConnectionsAreReusedAfterTheFirstRequest) {
   EXPECT_EQ(up.server.accepted(), 1);
   // What the server saw carried no "Connection: close".
   for (const Message& m : up.seen()) EXPECT_TRUE(m.head.keep_alive);
+  auto snap = rt_->snapshot();
+  EXPECT_EQ(snap.find("be")->backend.reused, 2u);  // tandem_connection_reuse_hits_total
+  EXPECT_EQ(snap.find("be")->servers[0].counters.reused, 2u);
 }
 
 TEST_F(ProxyTest, IdleConnectionClosedByTheServerIsReplaced) {
@@ -1800,14 +1803,35 @@ double cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// A TCP listener in front of one server, 10 s time-outs; without `splice`, copying as
-// haproxy's `nosplice` asks (RuntimeOptions::splice is false then).
-std::string tcp_listen_config(uint16_t server_port, bool splice) {
-  return std::string(splice ? "" : "global\n  nosplice\n") +
-         "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 10s\n"
-         "  timeout server 10s\nlisten fe\n  bind 127.0.0.1:0\n  server e 127.0.0.1:" +
-         std::to_string(server_port) + "\n";
+// A TCP listener in front of one server, 10 s time-outs; `options` go in its defaults
+// (e.g. "option splice-auto"), `global` in a global section.
+std::string tcp_listen_config(uint16_t server_port, std::string_view options = {},
+                              std::string_view global = {}) {
+  std::string cfg;
+  if (!global.empty()) cfg += "global\n  " + std::string(global) + "\n";
+  cfg +=
+      "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 10s\n"
+      "  timeout server 10s\n";
+  if (!options.empty()) cfg += "  " + std::string(options) + "\n";
+  return cfg +
+         "listen fe\n  bind 127.0.0.1:0\n  server e 127.0.0.1:" + std::to_string(server_port) +
+         "\n";
 }
+
+// How a TCP session moves each direction's bytes, as haproxy decides: copied by default,
+// spliced per `option splice-*`, never spliced under global `nosplice`.
+struct SpliceCase {
+  const char* name;
+  std::string_view options, global;
+  bool in, out;  // client-to-server, server-to-client bytes spliced
+};
+constexpr SpliceCase kSpliceCases[] = {
+    {"copy (default)", "", "", false, false},
+    {"splice-auto", "option splice-auto", "", true, true},
+    {"splice-request", "option splice-request", "", true, false},
+    {"splice-response", "option splice-response", "", false, true},
+    {"nosplice", "option splice-auto", "nosplice", false, false},
+};
 
 TEST_F(ProxyTest, TcpLargeTransferSpliceAndCopy) {
   constexpr size_t kSize = 64u << 20;
@@ -1824,8 +1848,8 @@ TEST_F(ProxyTest, TcpLargeTransferSpliceAndCopy) {
       sent += static_cast<size_t>(n);
     }
   });
-  for (bool splice : {true, false}) {
-    start(tcp_listen_config(sink.port(), splice), 1);
+  for (const SpliceCase& sc : kSpliceCases) {
+    start(tcp_listen_config(sink.port(), sc.options, sc.global), 1);
     int fd = connect_to(port_);
     ASSERT_GE(fd, 0);
     set_timeouts(fd, 10000ms);
@@ -1855,15 +1879,18 @@ TEST_F(ProxyTest, TcpLargeTransferSpliceAndCopy) {
             .count();
     const double cpu = cpu_seconds() - cpu0;
     ::close(fd);
-    EXPECT_EQ(back, kSize) << (splice ? "splice" : "copy");
+    EXPECT_EQ(back, kSize) << sc.name;
     EXPECT_TRUE(all_r);
     auto snap = rt_->snapshot();
-    EXPECT_EQ(snap.find("fe")->frontend.bytes_in, kSize);
-    EXPECT_EQ(snap.find("fe")->frontend.bytes_out, kSize);
+    const proxy::Counters& fe = snap.find("fe")->frontend;
+    EXPECT_EQ(fe.bytes_in, kSize);
+    EXPECT_EQ(fe.bytes_out, kSize);
+    EXPECT_EQ(fe.spliced_in, sc.in ? kSize : 0) << sc.name;
+    EXPECT_EQ(fe.spliced_out, sc.out ? kSize : 0) << sc.name;
     // The process's CPU time covers the test's client and upstream too (the same in both
     // runs): the difference is the proxy's.
-    std::printf("[ measure  ] %s: 2 x %zu MiB through the proxy in %lld ms, %.0f ms CPU\n",
-                splice ? "splice" : "copy", kSize >> 20, static_cast<long long>(ms), cpu * 1000);
+    std::printf("[ measure  ] %s: 2 x %zu MiB through the proxy in %lld ms, %.0f ms CPU\n", sc.name,
+                kSize >> 20, static_cast<long long>(ms), cpu * 1000);
     rt_->stop_now();
     rt_->join();
     rt_.reset();
@@ -1893,7 +1920,7 @@ TEST_F(ProxyTest, BulkTunnelLeavesOtherConnectionsTheirTurn) {
     }
   });
   for (bool splice : {true, false}) {
-    start(tcp_listen_config(up.port(), splice), 1);
+    start(tcp_listen_config(up.port(), splice ? "option splice-auto" : ""), 1);
     int ping = connect_to(port_);
     ASSERT_GE(ping, 0);
     ASSERT_TRUE(send_all(ping, "P"));

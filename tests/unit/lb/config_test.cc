@@ -256,6 +256,29 @@ TEST(LbConfig, NosplicePlainGlobalFlag) {
   EXPECT_FALSE(run(with_base("backend b\n server s 198.18.0.1:80\n")).cfg.global.nosplice);
 }
 
+// haproxy's splice options: per direction, inherited from defaults, negatable, in every
+// kind of section.
+TEST(LbConfig, SpliceOptionsPerDirection) {
+  auto r =
+      run(with_base(" option splice-response\n"
+                    "frontend f\n bind :80\n option splice-request\n default_backend b\n"
+                    "backend b\n no option splice-response\n server s 198.18.0.1:80\n"
+                    "listen l\n bind :81\n option splice-auto\n no option splice-request\n"
+                    " server s 198.18.0.1:80\n"
+                    "backend plain\n server s 198.18.0.1:80\n"));
+  ASSERT_THAT(r.lines(), IsEmpty());
+  ASSERT_EQ(r.cfg.proxies.size(), 4u);
+  auto dirs = [&](size_t i) {
+    return std::pair(r.cfg.proxies[i].splice_request, r.cfg.proxies[i].splice_response);
+  };
+  EXPECT_EQ(dirs(0), std::pair(true, true));    // f: its own, and defaults'
+  EXPECT_EQ(dirs(1), std::pair(false, false));  // b: defaults' taken back
+  EXPECT_EQ(dirs(2), std::pair(false, true));   // l: auto, then the request side off
+  EXPECT_EQ(dirs(3), std::pair(false, true));   // plain: defaults'
+  EXPECT_EQ(run(with_base("backend b\n server s 198.18.0.1:80\n")).cfg.proxies[0].splice_request,
+            false);
+}
+
 TEST(LbConfig, UnixBindOwnerAndMode) {
   auto r = run(
       with_base("frontend f\n bind unix@/run/a.sock mode 660 user root group root\n"
