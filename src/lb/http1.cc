@@ -576,9 +576,89 @@ struct Parser::Impl {
     }
   }
 
+  // Whole lines at the start of d that need no byte-by-byte look: a request line
+  // "TOKEN SP TARGET SP HTTP/1.x CRLF" or a header "NAME: VALUE CRLF", each within the limits.
+  // Taken as lex_byte() would take them, byte by byte; 0 when the next line is incomplete or
+  // anything about it is unusual (an error, obs-fold, trailers, a limit reached): the byte
+  // path then takes it and names the error exactly.
+  size_t whole_line(std::string_view d) {
+    if (lx == Lx::kLineStart) return whole_header_line(d);
+    if (lx == Lx::kStart && mode == Mode::kRequest) return whole_request_line(d);
+    return 0;
+  }
+
+  size_t whole_request_line(std::string_view d) {
+    const auto* b = reinterpret_cast<const unsigned char*>(d.data());
+    const size_t size = d.size();
+    size_t i = 0;
+    while (i < size && kTchar[b[i]]) ++i;
+    const size_t method_end = i;
+    if (method_end == 0 || i >= size || b[i] != ' ') return 0;
+    const size_t target_start = ++i;
+    while (i < size && b[i] > 0x20 && b[i] < 0x7f && b[i] != '#') ++i;
+    const size_t target_end = i;
+    if (target_end == target_start || i >= size || b[i] != ' ') return 0;
+    const size_t version_start = ++i;
+    if (size - version_start < 10) return 0;
+    std::string_view version = d.substr(version_start, 8);
+    if ((version != "HTTP/1.1" && version != "HTTP/1.0") || b[version_start + 8] != '\r' ||
+        b[version_start + 9] != '\n')
+      return 0;
+    const size_t line = version_start + 8;  // what count_start_line() counts
+    const size_t n = line + 2;
+    if ((limits.max_request_line != 0 && line > limits.max_request_line) ||
+        lex_bytes + n > limits.max_head_size)
+      return 0;
+    head.method.assign(d.substr(0, method_end));
+    head.target.assign(d.substr(target_start, target_end - target_start));
+    version_text.assign(version);
+    method_done = true;
+    start_line_len = line;
+    lex_bytes += n;
+    lx = Lx::kLineStart;
+    return n;
+  }
+
+  size_t whole_header_line(std::string_view d) {
+    if (in_trailers || header_lines + 1 >= limits.max_headers) return 0;
+    const auto* b = reinterpret_cast<const unsigned char*>(d.data());
+    const size_t size = d.size();
+    size_t i = 0;
+    while (i < size && kTchar[b[i]]) ++i;
+    const size_t name_end = i;
+    if (name_end == 0 || i >= size || b[i] != ':') return 0;
+    ++i;
+    while (i < size && (b[i] == ' ' || b[i] == '\t')) ++i;
+    const size_t value_start = i;
+    while (i < size && (b[i] >= 0x20 || b[i] == '\t') && b[i] != 0x7f) ++i;
+    if (i + 1 >= size || b[i] != '\r' || b[i + 1] != '\n') return 0;
+    size_t value_end = i;
+    while (value_end > value_start && (b[value_end - 1] == ' ' || b[value_end - 1] == '\t'))
+      --value_end;
+    const size_t n = i + 2;
+    if (lex_bytes + n > limits.max_head_size) return 0;
+    std::string_view name_text = d.substr(0, name_end);
+    std::string_view value_text = d.substr(value_start, value_end - value_start);
+    if (spare.empty()) {
+      head.headers.push_back({std::string(name_text), std::string(value_text)});
+    } else {
+      Header& h = head.headers.emplace_back(std::move(spare.back()));
+      spare.pop_back();
+      h.name.assign(name_text);
+      h.value.assign(value_text);
+    }
+    ++header_lines;
+    lex_bytes += n;
+    return n;
+  }
+
   LexResult lex(std::string_view d) {
     LexResult r;
     for (; r.used < d.size(); ++r.used) {
+      if (size_t n = whole_line(d.substr(r.used)); n > 0) {
+        r.used += n - 1;  // the loop's step takes the last one
+        continue;
+      }
       if (size_t run = plain_run(d, r.used); run > 1) {
         take_run(d.substr(r.used, run - 1));  // the last one goes the usual way, below
         r.used += run - 1;
@@ -781,10 +861,13 @@ struct Parser::Impl {
   size_t step_head(std::string_view d, Progress& out, bool& stop) {
     LexResult lr = lex(d);
     if (method_pending) {
-      if (lr.error != R::kNone) {
-        fail(lr.error);
-      } else if (method_done) {
+      // The first problem in the bytes' order is told, however they were split: a method
+      // that ended (lex_byte() leaves the state as it was at an error) before a lexical
+      // error is the 501; an error inside it, the 400.
+      if (method_done) {
         fail(R::kUnsupportedMethod);
+      } else if (lr.error != R::kNone) {
+        fail(lr.error);
       }
       stop = state == State::kError;
       return lr.used;
