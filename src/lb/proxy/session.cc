@@ -795,8 +795,9 @@ class Session : public std::enable_shared_from_this<Session> {
           srt.failing = false;
           core::logger().info("server {}/{} accepts connections again", bs.cfg->name, ss.cfg->name);
         }
-        t_connect_ = clock_.now() - t0;
-        connected_ = clock_.now();
+        const TimePoint now = clock_.now();
+        t_connect_ = now - t0;
+        connected_ = now;
         retries_done_ = attempt;
         co_return Connect::kOk;
       }
@@ -1665,8 +1666,11 @@ class Session : public std::enable_shared_from_this<Session> {
             done = keep = co_await send_gateway_error(502, head, body_read_whole());
             break;
           }
-          if (t_response_ == Duration::zero()) t_response_ = clock_.now() - head_received_;
-          if (!response_at_) response_at_ = clock_.now();
+          if (t_response_ == Duration::zero() || !response_at_) {
+            const TimePoint now = clock_.now();
+            if (t_response_ == Duration::zero()) t_response_ = now - head_received_;
+            if (!response_at_) response_at_ = now;
+          }
           if (response_rules) {
             // The backend's http-response rules, then the frontend's.
             Outcome o = run_response_rules(head, rh);
