@@ -3,6 +3,8 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "core/turn.h"
+
 namespace tandem::core {
 
 namespace {
@@ -58,9 +60,30 @@ class SteadyTimer final : public Timer {
 
 }  // namespace
 
-TimePoint SteadyClock::now() const {
+namespace {
+
+TimePoint read_steady_clock() {
   return TimePoint(
       std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now().time_since_epoch()));
+}
+
+constinit thread_local bool t_per_turn = false;
+constinit thread_local TimePoint t_turn_now{};
+
+}  // namespace
+
+void cache_time_per_turn(bool on) {
+  t_per_turn = on;
+  detail::turn_ended = true;
+}
+
+TimePoint SteadyClock::now() const {
+  if (!t_per_turn) return read_steady_clock();
+  if (detail::turn_ended) {
+    t_turn_now = read_steady_clock();
+    detail::turn_ended = false;
+  }
+  return t_turn_now;
 }
 
 TimerPtr SteadyClock::make_timer() {

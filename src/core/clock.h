@@ -42,6 +42,14 @@ class Clock {
   }
 };
 
+// On the calling thread from now on (until called with false), SteadyClock::now() reads the
+// clock once per turn of the thread's event loop and gives that time until the next turn,
+// as haproxy's now_ms: a turn runs the handlers that one return from epoll_wait(2) made
+// ready, microseconds to a few milliseconds of work. For loops that read the time many
+// times a turn and can take it that coarse (the proxy's time-outs and log timings); a
+// thread that may wait on the clock without returning to its loop must not ask for it.
+void cache_time_per_turn(bool on);
+
 // The monotonic clock, with timers on one io_context.
 class SteadyClock final : public Clock {
  public:

@@ -28,6 +28,14 @@ asio::io_context& Worker::io() {
 }
 
 void Worker::run() {
+  if (!time_per_turn_) {
+    impl_->io.run();
+    return;
+  }
+  struct PerTurn {
+    PerTurn() { core::cache_time_per_turn(true); }
+    ~PerTurn() { core::cache_time_per_turn(false); }
+  } per_turn;
   impl_->io.run();
 }
 

@@ -24,6 +24,8 @@ class Worker {
 
   // Runs the loop on the calling thread until stop(); work_guard keeps it alive when idle.
   void run();
+  // Before run(): the loop's thread reads the clock once per turn (cache_time_per_turn).
+  void cache_time_per_turn() { time_per_turn_ = true; }
   // Runs the loop on a thread of its own.
   void start_thread();
   // Asks the loop to return; safe from any thread.
@@ -40,6 +42,7 @@ class Worker {
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<Clock> clock_;
   std::thread thread_;
+  bool time_per_turn_ = false;
 };
 
 }  // namespace tandem::core

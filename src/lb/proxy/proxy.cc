@@ -890,6 +890,9 @@ void Runtime::start() {
                        asio::detached);
       }
     }
+    // Time-outs and log timings take the time of the loop's turn, as haproxy's now_ms:
+    // about 17 clock reads a keep-alive request become the turn's one.
+    tp->worker.cache_time_per_turn();
     tp->worker.start_thread();
   }
   core::logger().info("proxy started: {} thread(s), {} listener(s), maxconn {}", im.threads.size(),

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <thread>
 #include <vector>
+
+#include "core/worker.h"
 
 namespace tandem::core {
 namespace {
@@ -90,6 +96,57 @@ TEST(ManualClock, ArmingForNowRunsOnRunDue) {
   EXPECT_FALSE(fired);
   clock.run_due();
   EXPECT_TRUE(fired);
+}
+
+// A thread that asked for it reads the clock once per turn of its loop: handlers of one
+// turn see the same time however long they take; the next return from epoll_wait(2) moves
+// it on. Other threads, and the same thread once it stops asking, see the clock itself.
+TEST(SteadyClock, OneReadingPerTurnOfTheLoopWhereAsked) {
+  asio::io_context io{1};
+  SteadyClock clock(io);
+  const TimePoint a = clock.now();
+  std::this_thread::sleep_for(milliseconds(2));
+  EXPECT_GT(clock.now(), a);  // not asked: live
+
+  TimePoint first{}, later_same_turn{}, next_turn{};
+  asio::steady_timer timer(io);
+  asio::post(io, [&] {
+    first = clock.now();
+    std::this_thread::sleep_for(milliseconds(3));
+    later_same_turn = clock.now();
+    timer.expires_after(milliseconds(2));
+    timer.async_wait([&](std::error_code) { next_turn = clock.now(); });
+  });
+  cache_time_per_turn(true);
+  io.run();
+  cache_time_per_turn(false);
+  EXPECT_EQ(later_same_turn, first);
+  EXPECT_GE(next_turn - first, milliseconds(3) + milliseconds(2));
+
+  const TimePoint b = clock.now();
+  std::this_thread::sleep_for(milliseconds(2));
+  EXPECT_GT(clock.now(), b);  // live again
+}
+
+TEST(SteadyClock, WorkerLoopReadsOncePerTurnWhenAsked) {
+  for (bool per_turn : {false, true}) {
+    Worker w("t");
+    if (per_turn) w.cache_time_per_turn();
+    Duration seen{};
+    w.post([&] {
+      const TimePoint t0 = w.clock().now();
+      std::this_thread::sleep_for(milliseconds(3));
+      seen = w.clock().now() - t0;
+      w.stop();
+    });
+    w.start_thread();
+    w.join();
+    if (per_turn) {
+      EXPECT_EQ(seen, Duration::zero());
+    } else {
+      EXPECT_GE(seen, milliseconds(3));
+    }
+  }
 }
 
 }  // namespace
