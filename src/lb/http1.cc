@@ -1183,9 +1183,8 @@ RejectReason Parser::error() const {
 
 // ---- header helpers -------------------------------------------------------------------
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
+bool iequals_bytes(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;

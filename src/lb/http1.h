@@ -178,7 +178,12 @@ class Parser {
 
 // ---- header helpers (pure; names compare case-insensitively, as in haproxy's rules) ----
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality of n bytes.
+bool iequals_bytes(const char* a, const char* b, size_t n);
+// Inline for the length check, which settles most comparisons of header names.
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequals_bytes(a.data(), b.data(), a.size());
+}
 // True when the comma-separated list (Connection, Upgrade, ...) holds the token.
 bool has_token(std::string_view list, std::string_view token);
 const Header* find_header(const Headers& headers, std::string_view name);
