@@ -5,6 +5,9 @@ Raw lines:
   perf  SCENARIO PROXY ROUND REQUESTS DURATION_US P50_US P99_US ERRORS CPU_TICKS
   mem   PROXY N RSS_BEFORE_KB RSS_AFTER_KB ALIVE
 Each figure is the median over the rounds; the ratio is to HAProxy's median in the same run.
+"x by round" divides each round's figure by HAProxy's in the same round (the runs of a round
+follow each other, so a machine that speeds up or slows down during the run moves both)
+and gives the median and range of those ratios.
 """
 import argparse
 import os
@@ -42,9 +45,10 @@ def main():
             if not p:
                 continue
             if p[0] == "perf":
-                _, sc, px, _rnd, req, dur, p50, p99, err, ticks = p
+                _, sc, px, rnd, req, dur, p50, p99, err, ticks = p
                 req, dur, ticks = int(req), int(dur), int(ticks)
                 perf.setdefault((sc, px), []).append({
+                    "round": rnd,
                     "rps": req / (dur / 1e6) if dur else 0.0,
                     "p50": int(p50) / 1000.0,
                     "p99": int(p99) / 1000.0,
@@ -60,8 +64,20 @@ def main():
         vals = [r[key] for r in runs if r[key] is not None]
         return statistics.median(vals) if vals else None
 
+    def by_round(runs, base, key):
+        """Median (min-max) over the rounds of runs[key] / base[key] in the same round."""
+        if not base:
+            return "-"
+        b = {r["round"]: r[key] for r in base}
+        rs = [r[key] / b[r["round"]] for r in runs
+              if r[key] is not None and b.get(r["round"])]
+        if not rs:
+            return "-"
+        return f"{statistics.median(rs):.2f} ({min(rs):.2f}-{max(rs):.2f})"
+
     head = ["scenario", "proxy", "req/s", "x", "p50 ms", "x", "p99 ms", "x",
-            "CPU s/100k req", "x", "proxy CPU %", "req/s min-max", "runs", "errors"]
+            "CPU s/100k req", "x", "proxy CPU %", "req/s min-max", "runs", "errors",
+            "req/s x by round", "CPU x by round"]
     rows = []
     for sc, title in SCENARIOS.items():
         base = perf.get((sc, "haproxy"))
@@ -79,7 +95,8 @@ def main():
                          fmt(m["p99"], 2), ratio(m["p99"], b.get("p99")),
                          fmt(m["cpu"], 2), ratio(m["cpu"], b.get("cpu")),
                          fmt(m["util"], 0), f"{lo:.0f}-{hi:.0f}", str(len(runs)),
-                         str(sum(r["err"] for r in runs))])
+                         str(sum(r["err"] for r in runs)),
+                         by_round(runs, base, "rps"), by_round(runs, base, "cpu")])
     mhead = ["proxy", "idle connections", "alive at the end", "RSS before (KB)",
              "RSS after (KB)", "bytes per idle connection", "x"]
     mrows = []
@@ -109,6 +126,7 @@ def main():
         print()
     print("x: the figure divided by HAProxy's (req/s: higher is better; the others: lower).")
     print("Medians over the rounds; CPU is the proxy's utime+stime from /proc over the run.")
+    print("x by round: each round's figure over HAProxy's in the same round; median (range).")
     return 0
 
 
