@@ -2162,6 +2162,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool woken_by_bytes_ = false;  // park()'s handler saw bytes: the next read is not idle
   bool http_started_ = false;    // a first request head has been read (or refused)
   char peek_byte_ = 0;
+  // Flags of later groups, kept here where the bytes above leave room (the layout of an
+  // idle connection's session is its memory: pahole shows the holes).
+  bool unix_ = false;          // a client of a unix@/abns@ listener
+  bool local_known_ = false;   // local_addr_ and local_port_ taken
+  bool redispatched_ = false;  // this request's last try went to another server
   TimePoint idle_since_{};
   Session* idle_prev_ = nullptr;  // the thread's idle-with-buffers list
   Session* idle_next_ = nullptr;
@@ -2214,28 +2219,25 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string client_ip() const { return unix_ ? std::string("unix") : endpoint_ip(peer_); }
   uint16_t client_port_ = 0;
   uint16_t local_port_ = 0;
-  bool unix_ = false;  // a client of a unix@/abns@ listener
   TimePoint accepted_{}, started_{}, head_received_{};
   Duration t_connect_{}, t_response_{}, t_total_{};
   int status_ = 0;
-  uint64_t bytes_in_ = 0, bytes_out_ = 0;
   uint32_t retries_done_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
   uint64_t requests_ = 0;       // requests of this client connection so far
   bool reused_ = false;         // the server connection came from the idle list
   bool splice_failed_ = false;  // splice() was refused once: copy
   bool linger_ = false;         // closing after our own answer: drain the client first
+  SessionEnd end_ = SessionEnd::kNormal;
+  TermPhase phase_ = TermPhase::kNone;
 
   // For the queue, the rules and the logs.
-  IpAddr local_addr_;         // the address the client connected to
-  bool local_known_ = false;  // local_addr_ and local_port_ taken
+  IpAddr local_addr_;  // the address the client connected to
   std::chrono::system_clock::time_point accept_wall_;
   TimePoint prev_end_{};  // accept, or the end of the previous request
   std::shared_ptr<Waiter> waiter_;
   std::unique_ptr<asio::steady_timer> queue_timer_;
-  SessionEnd end_ = SessionEnd::kNormal;
-  TermPhase phase_ = TermPhase::kNone;
   MaybeTime queue_left_, connected_, response_at_;
-  bool redispatched_ = false;
   std::string_view server_name_;
 };
 
