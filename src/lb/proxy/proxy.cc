@@ -21,6 +21,9 @@
 //   256 KiB.
 // - Responses go to the client with one sendmsg made at once; a closing connection's send
 //   side is shut right behind its last bytes (who closes second pays for TIME_WAIT).
+// - A client's socket joins the thread's epoll set only when the session first waits for it
+//   (ClientSocket): a request that came with the connection is read with a plain recv, so a
+//   new connection per request costs no epoll_ctl and no removal at close, as with haproxy.
 // - Each backend has one Pool (balancer and server states) shared by every thread under a
 //   mutex, as haproxy shares its lb tree: the round-robin sequence is global. Health checks
 //   (set_server_up) and the runtime API (set_server_admin/weight/maxconn) change it in place.

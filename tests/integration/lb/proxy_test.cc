@@ -913,6 +913,55 @@ TEST_F(ProxyTest, MaxconnPausesAccepting) {
   ::close(c);
 }
 
+// Descriptors registered in this process's epoll sets ("tfd:" lines of their fdinfo).
+size_t epoll_registrations() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+    for (std::string line; std::getline(info, line);) n += line.rfind("tfd:", 0) == 0 ? 1 : 0;
+  }
+  return n;
+}
+
+// A client whose request came with its connection is served without its socket joining
+// the loop's epoll set (as haproxy reads first): while the server thinks, only the server
+// connection is registered; a client that makes the proxy wait for its bytes joins.
+TEST_F(ProxyTest, ClientSocketJoinsTheEpollSetOnlyToWait) {
+  Upstream slow([](int fd) {
+    set_timeouts(fd, 5000ms);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    std::this_thread::sleep_for(300ms);
+    if (m.complete) send_all(fd, ok_response("late"));
+  });
+  start(http_config({slow.port()}), 1);
+  std::this_thread::sleep_for(50ms);  // the listeners settle in
+  const size_t before = epoll_registrations();
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::this_thread::sleep_for(150ms);            // read, sent on, the server thinking
+  EXPECT_EQ(epoll_registrations(), before + 1);  // the server connection only
+  std::string carry;
+  Message m = read_message(fd, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m.head.status, 200);
+  EXPECT_EQ(m.body, "late");
+  ::close(fd);
+
+  // A client that connects and waits before sending: its socket joins to wait.
+  const size_t before_idle = epoll_registrations();
+  int idle = connect_to(port_);
+  ASSERT_GE(idle, 0);
+  std::this_thread::sleep_for(150ms);
+  EXPECT_GE(epoll_registrations(), before_idle + 1);
+  ASSERT_TRUE(send_all(idle, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  Message m2 = read_message(idle, http1::Mode::kResponse, carry);
+  EXPECT_EQ(m2.body, "late");
+  ::close(idle);
+}
+
 TEST_F(ProxyTest, ServerConnectionsAreReusedAfterTheFirstRequest) {
   HttpUpstream up([](const Message& m) { return ok_response(m.head.target); });
   start(http_config({up.server.port()}));
