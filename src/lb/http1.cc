@@ -587,14 +587,21 @@ struct Parser::Impl {
     return 0;
   }
 
+  // The length of the token at the start of d when `delim` follows it, else 0.
+  static size_t token_before(std::string_view d, char delim) {
+    const auto* b = reinterpret_cast<const unsigned char*>(d.data());
+    size_t i = 0;
+    while (i < d.size() && kTchar[b[i]]) ++i;
+    return i > 0 && i < d.size() && d[i] == delim ? i : 0;
+  }
+
   size_t whole_request_line(std::string_view d) {
     const auto* b = reinterpret_cast<const unsigned char*>(d.data());
     const size_t size = d.size();
-    size_t i = 0;
-    while (i < size && kTchar[b[i]]) ++i;
-    const size_t method_end = i;
-    if (method_end == 0 || i >= size || b[i] != ' ') return 0;
-    const size_t target_start = ++i;
+    const size_t method_end = token_before(d, ' ');
+    if (method_end == 0) return 0;
+    size_t i = method_end + 1;
+    const size_t target_start = i;
     while (i < size && b[i] > 0x20 && b[i] < 0x7f && b[i] != '#') ++i;
     const size_t target_end = i;
     if (target_end == target_start || i >= size || b[i] != ' ') return 0;
@@ -623,11 +630,9 @@ struct Parser::Impl {
     if (in_trailers || header_lines + 1 >= limits.max_headers) return 0;
     const auto* b = reinterpret_cast<const unsigned char*>(d.data());
     const size_t size = d.size();
-    size_t i = 0;
-    while (i < size && kTchar[b[i]]) ++i;
-    const size_t name_end = i;
-    if (name_end == 0 || i >= size || b[i] != ':') return 0;
-    ++i;
+    const size_t name_end = token_before(d, ':');
+    if (name_end == 0) return 0;
+    size_t i = name_end + 1;
     while (i < size && (b[i] == ' ' || b[i] == '\t')) ++i;
     const size_t value_start = i;
     while (i < size && (b[i] >= 0x20 || b[i] == '\t') && b[i] != 0x7f) ++i;
