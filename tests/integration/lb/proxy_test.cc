@@ -938,17 +938,27 @@ TEST_F(ProxyTest, ClientSocketJoinsTheEpollSetOnlyToWait) {
   });
   start(http_config({slow.port()}), 1);
   std::this_thread::sleep_for(50ms);  // the listeners settle in
-  const size_t before = epoll_registrations();
-  int fd = connect_to(port_);
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  std::this_thread::sleep_for(150ms);            // read, sent on, the server thinking
-  EXPECT_EQ(epoll_registrations(), before + 1);  // the server connection only
+  // The proxy may accept before the request is sent (a busy machine): that client waits,
+  // and joins, rightly. So a few tries; one where the bytes came first is enough.
   std::string carry;
-  Message m = read_message(fd, http1::Mode::kResponse, carry);
-  EXPECT_EQ(m.head.status, 200);
-  EXPECT_EQ(m.body, "late");
-  ::close(fd);
+  bool only_server = false;
+  for (int attempt = 0; attempt < 5 && !only_server; ++attempt) {
+    const size_t before = epoll_registrations();
+    int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    std::this_thread::sleep_for(150ms);  // read, sent on, the server thinking
+    const size_t during = epoll_registrations();
+    EXPECT_GE(during, before + 1);
+    only_server = during == before + 1;  // the server connection only
+    carry.clear();
+    Message m = read_message(fd, http1::Mode::kResponse, carry);
+    EXPECT_EQ(m.head.status, 200);
+    EXPECT_EQ(m.body, "late");
+    ::close(fd);
+    std::this_thread::sleep_for(100ms);  // the session ends, its server connection kept
+  }
+  EXPECT_TRUE(only_server);
 
   // A client that connects and waits before sending: its socket joins to wait.
   const size_t before_idle = epoll_registrations();
