@@ -332,6 +332,18 @@ struct Parser::Impl {
     fields.clear();
   }
 
+  // A header field, in storage an earlier message's field leaves when there is one.
+  void add_field(Headers& into, std::string_view field_name, std::string_view field_value) {
+    if (spare.empty()) {
+      into.push_back({std::string(field_name), std::string(field_value)});
+      return;
+    }
+    Header& h = into.emplace_back(std::move(spare.back()));
+    spare.pop_back();
+    h.name.assign(field_name);
+    h.value.assign(field_value);
+  }
+
   void begin_trailers() {
     lx = Lx::kLineStart;
     in_trailers = true;
@@ -356,15 +368,7 @@ struct Parser::Impl {
         if (in_trailers && (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
                             iequals(name, "host")))
           return R::kFramingTrailer;
-        Headers& into = in_trailers ? trailers : head.headers;
-        if (spare.empty()) {
-          into.push_back({name, std::string(v)});
-        } else {
-          Header& h = into.emplace_back(std::move(spare.back()));
-          spare.pop_back();
-          h.name.assign(name);
-          h.value.assign(v);
-        }
+        add_field(in_trailers ? trailers : head.headers, name, v);
         name.clear();
         value.clear();
         lx = Lx::kLineStart;
@@ -637,21 +641,9 @@ struct Parser::Impl {
     const size_t value_start = i;
     while (i < size && (b[i] >= 0x20 || b[i] == '\t') && b[i] != 0x7f) ++i;
     if (i + 1 >= size || b[i] != '\r' || b[i + 1] != '\n') return 0;
-    size_t value_end = i;
-    while (value_end > value_start && (b[value_end - 1] == ' ' || b[value_end - 1] == '\t'))
-      --value_end;
     const size_t n = i + 2;
     if (lex_bytes + n > limits.max_head_size) return 0;
-    std::string_view name_text = d.substr(0, name_end);
-    std::string_view value_text = d.substr(value_start, value_end - value_start);
-    if (spare.empty()) {
-      head.headers.push_back({std::string(name_text), std::string(value_text)});
-    } else {
-      Header& h = head.headers.emplace_back(std::move(spare.back()));
-      spare.pop_back();
-      h.name.assign(name_text);
-      h.value.assign(value_text);
-    }
+    add_field(head.headers, d.substr(0, name_end), trim(d.substr(value_start, i - value_start)));
     ++header_lines;
     lex_bytes += n;
     return n;

@@ -90,6 +90,11 @@ std::optional<Duration> first_of(std::optional<Duration> a, std::optional<Durati
   return a ? a : b;
 }
 
+void set_nodelay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 // asio remembers in a socket's state whether it made the descriptor non-blocking itself, and
 // otherwise does so (one ioctl) before its first asynchronous operation. A socket made with
 // SOCK_NONBLOCK is marked here instead. The member is protected: reached through a derived
@@ -900,8 +905,7 @@ class Session : public std::enable_shared_from_this<Session> {
     int fd =
         ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) co_return std::error_code(errno, asio::error::get_system_category());
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_nodelay(fd);
     int r = ::connect(fd, ep.data(), static_cast<socklen_t>(ep.size()));
     const int connect_errno = r == 0 ? 0 : errno;
     server_.assign(ep.protocol(), fd, ec);
@@ -2366,10 +2370,7 @@ void release_slot(ThreadRt& t, size_t bi, size_t si) {
 
 void start_session(ThreadRt& t, FrontendRt& fe, int fd, const tcp::endpoint& peer,
                    uint16_t unix_id) {
-  if (unix_id == 0) {
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
+  if (unix_id == 0) set_nodelay(fd);
   // The session owns the descriptor from here, registered with the loop when first needed.
   auto s = std::make_shared<Session>(t, fe, fd, peer, unix_id);
   asio::co_spawn(t.worker.io(), Session::run(std::move(s)), asio::detached);
