@@ -1362,6 +1362,15 @@ void Tables::add_option() {
             "When no active server is up, balance over every backup server instead of using the "
             "first one only.",
             [](Proxy& p, bool on) { p.all_backups = on; });
+  negatable(kDefFe, "tcp-smart-accept",
+            "Accepted connections do not acknowledge the client's request at once but with the "
+            "response (the kernel still does after 40 ms): one packet less per connection. On by "
+            "default in HTTP mode, off in TCP mode.",
+            [](Proxy& p, bool on) { p.tcp_smart_accept = on; });
+  negatable(kDefBe, "tcp-smart-connect",
+            "HTTP mode: a new server connection sends the request in place of the handshake's "
+            "last ACK, one packet less per connection. Off by default.",
+            [](Proxy& p, bool on) { p.tcp_smart_connect = on; });
   negatable(kDefFe, "dontlognull", "Do not log connections that sent no data.",
             [](Proxy& p, bool on) { p.dontlognull = on; });
   negatable(kAll, "http-keep-alive", "Keep client and server connections open (the default).",
@@ -1482,8 +1491,6 @@ void Tables::add_option() {
            {"persist", "persistence is not implemented"},
            {"checkcache", "not implemented"},
            {"http-ignore-probes", "not implemented"},
-           {"tcp-smart-accept", "not implemented"},
-           {"tcp-smart-connect", "not implemented"},
        }) {
     t.table.add_unsupported(k, why);
   }

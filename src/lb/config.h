@@ -240,6 +240,11 @@ struct Proxy {
   bool splice_request = false;
   bool splice_response = false;
   bool all_backups = false;  // option allbackups: every backup in turn, not the first
+  // option tcp-smart-accept: accepted connections acknowledge a client's first bytes with
+  // the answer (unset: so in HTTP mode only, as haproxy). option tcp-smart-connect: a new
+  // server connection's handshake ACK goes with the request.
+  std::optional<bool> tcp_smart_accept;
+  bool tcp_smart_connect = false;
   HttpCheck http_check;
 
   Timeouts timeouts;

@@ -544,13 +544,13 @@ Result<void> open_listener(tcp::acceptor& acc, const tcp::endpoint& ep, const Bi
   return {};
 }
 
-// As haproxy: an HTTP frontend's listener leaves quick-ack mode, which its accepted
-// connections inherit, so the ACK of a client's request waits for the response and goes
-// with it instead of costing a packet of its own (each new connection would otherwise start
-// by acknowledging at once). A TCP frontend's stays in quick-ack mode: nothing says an
-// answer follows the client's bytes there.
-void set_listener_quickack(int fd, Mode mode) {
-  const int on = mode == Mode::kHttp ? 0 : 1;
+// `option tcp-smart-accept`, by default in HTTP mode only, as haproxy: the listener leaves
+// quick-ack mode, which its accepted connections inherit, so the ACK of a client's request
+// waits for the response and goes with it instead of costing a packet of its own (a new
+// connection otherwise starts by acknowledging at once). In TCP mode nothing says an answer
+// follows the client's bytes: the listener stays in quick-ack mode.
+void set_listener_quickack(int fd, const Proxy& fe) {
+  const int on = fe.tcp_smart_accept.value_or(fe.mode == Mode::kHttp) ? 0 : 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
 }
 
@@ -861,7 +861,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const Config& config, RuntimeOp
           } else if (auto ok = open_listener(*acc, ep, b, backlog); !ok) {
             return fail("frontend " + fs.cfg->name + ": " + ok.error().to_string());
           }
-          if (unix_fd < 0) set_listener_quickack(acc->native_handle(), fs.cfg->mode);
+          if (unix_fd < 0) set_listener_quickack(acc->native_handle(), *fs.cfg);
           if (unix_fd < 0 && ep.port() == 0) ep.port(acc->local_endpoint().port());
           t->frontends[fi].acceptors.push_back(std::move(acc));
         }

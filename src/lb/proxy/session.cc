@@ -847,7 +847,7 @@ class Session : public std::enable_shared_from_this<Session> {
       } else {
         server_timed_out_ = false;
         arm(Side::kServer, bs.connect);
-        ec = co_await connect_to(ep);
+        ec = co_await connect_to(ep, head != nullptr && bs.cfg->tcp_smart_connect);
         disarm(Side::kServer);
         if (!ec && !server_.is_open()) ec = asio::error::operation_aborted;
       }
@@ -900,12 +900,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // A new connection in server_: a non-blocking socket and connect(2), a wait for
   // writability while it is in progress (none when it is already done), then SO_ERROR. asio's
   // async_connect costs an ioctl(FIONBIO) and a poll(2) more for the same.
-  asio::awaitable<std::error_code> connect_to(const tcp::endpoint& ep) {
+  // `smart` (option tcp-smart-connect, a request in hand): the socket leaves quick-ack mode
+  // first, so the kernel holds the handshake's last ACK and the request carries it.
+  asio::awaitable<std::error_code> connect_to(const tcp::endpoint& ep, bool smart) {
     std::error_code ec;
     int fd =
         ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) co_return std::error_code(errno, asio::error::get_system_category());
     set_nodelay(fd);
+    if (smart) {
+      const int off = 0;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof off);
+    }
     int r = ::connect(fd, ep.data(), static_cast<socklen_t>(ep.size()));
     const int connect_errno = r == 0 ? 0 : errno;
     server_.assign(ep.protocol(), fd, ec);

@@ -1877,6 +1877,104 @@ std::string tcp_listen_config(uint16_t server_port, std::string_view options = {
          "\n";
 }
 
+// Segments of ours the peer has not acknowledged yet, 10 ms after the last was sent.
+uint32_t unacked_after_10ms(int fd) {
+  std::this_thread::sleep_for(10ms);
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return 0;
+  return ti.tcpi_unacked;
+}
+
+// Whether a client's first bytes through `port` were still unacknowledged 10 ms after they
+// were sent, in any of `tries` new connections (a client thread held up past the kernel's
+// delayed ACK, at least 40 ms, on a busy machine sees it come: one try where it was still
+// held is enough; an ACK sent at once is never held). The server answers after 200 ms.
+bool first_ack_held(uint16_t port, std::string_view bytes, bool http, int tries) {
+  bool held = false;
+  for (int attempt = 0; attempt < tries && !held; ++attempt) {
+    int fd = connect_to(port);
+    if (fd < 0) return false;
+    if (!send_all(fd, bytes)) return false;
+    held = unacked_after_10ms(fd) > 0;
+    if (http) {
+      std::string carry;
+      EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "late");
+    } else {
+      char c[8];
+      EXPECT_EQ(::recv(fd, c, sizeof c, MSG_WAITALL), 4);
+    }
+    ::close(fd);
+  }
+  return held;
+}
+
+// option tcp-smart-accept, as haproxy: by default an HTTP frontend acknowledges a request
+// with its response rather than with a packet of its own at once, a TCP frontend at once;
+// the option forces either.
+TEST_F(ProxyTest, TcpSmartAcceptHoldsTheFirstAckForTheAnswer) {
+  Upstream slow_http([](int fd) {
+    set_timeouts(fd, 5000ms);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    std::this_thread::sleep_for(200ms);
+    if (m.complete) send_all(fd, ok_response("late"));
+  });
+  Upstream slow_tcp([](int fd) {
+    set_timeouts(fd, 5000ms);
+    char c[64];
+    if (::recv(fd, c, sizeof c, 0) > 0) std::this_thread::sleep_for(200ms);
+    send_all(fd, "late");
+  });
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  start(http_config({slow_http.port()}));
+  EXPECT_TRUE(first_ack_held(port_, get, true, 5));
+  stop();
+  start(http_config({slow_http.port()}, "  no option tcp-smart-accept\n"));
+  EXPECT_FALSE(first_ack_held(port_, get, true, 1));
+  stop();
+  start(tcp_listen_config(slow_tcp.port()));
+  EXPECT_FALSE(first_ack_held(port_, "hello", false, 1));
+  stop();
+  start(tcp_listen_config(slow_tcp.port(), "option tcp-smart-accept"));
+  EXPECT_TRUE(first_ack_held(port_, "hello", false, 5));
+}
+
+// option tcp-smart-connect: the request takes the place of the handshake's last ACK, so the
+// server's side of a new connection has seen two segments when the request is there (the
+// SYN, the request), not three.
+TEST_F(ProxyTest, TcpSmartConnectSendsTheRequestInPlaceOfTheHandshakeAck) {
+  std::atomic<uint32_t> segs{0};
+  Upstream up([&segs](int fd) {
+    set_timeouts(fd, 5000ms);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    // glibc's struct tcp_info stops before tcpi_segs_in (Linux 4.2): read it at its offset
+    // in the kernel's struct, which only ever grows at the end.
+    constexpr size_t kSegsIn = 140;
+    unsigned char ti[256] = {};
+    socklen_t len = sizeof ti;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0 && len >= kSegsIn + 4) {
+      uint32_t n = 0;
+      std::memcpy(&n, ti + kSegsIn, sizeof n);
+      segs = n;
+    }
+    if (m.complete) send_all(fd, ok_response("late"));
+  });
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (bool smart : {false, true}) {
+    stop();
+    start(http_config({up.port()}, "", smart ? "  option tcp-smart-connect\n" : ""));
+    int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, get));
+    std::string carry;
+    EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "late");
+    ::close(fd);
+    EXPECT_EQ(segs.load(), smart ? 2u : 3u) << (smart ? "smart" : "plain");
+  }
+}
+
 // How a TCP session moves each direction's bytes, as haproxy decides: copied by default,
 // spliced per `option splice-*`, never spliced under global `nosplice`.
 struct SpliceCase {

@@ -279,6 +279,32 @@ TEST(LbConfig, SpliceOptionsPerDirection) {
             false);
 }
 
+// tcp-smart-accept: unset means "as the mode says" (HTTP on); tcp-smart-connect off unless
+// asked. Each only where haproxy takes it.
+TEST(LbConfig, TcpSmartAcceptAndConnect) {
+  auto r =
+      run(with_base(" option tcp-smart-connect\n"
+                    "frontend f\n bind :80\n no option tcp-smart-accept\n default_backend b\n"
+                    "backend b\n no option tcp-smart-connect\n server s 198.18.0.1:80\n"
+                    "listen l\n bind :81\n option tcp-smart-accept\n server s 198.18.0.1:80\n"
+                    "backend plain\n server s 198.18.0.1:80\n"));
+  ASSERT_THAT(r.lines(), IsEmpty());
+  ASSERT_EQ(r.cfg.proxies.size(), 4u);
+  EXPECT_EQ(r.cfg.proxies[0].tcp_smart_accept, false);
+  EXPECT_EQ(r.cfg.proxies[1].tcp_smart_connect, false);  // defaults' taken back
+  EXPECT_EQ(r.cfg.proxies[2].tcp_smart_accept, true);
+  EXPECT_EQ(r.cfg.proxies[2].tcp_smart_connect, true);  // defaults'
+  EXPECT_EQ(r.cfg.proxies[3].tcp_smart_accept, std::nullopt);
+  EXPECT_EQ(r.cfg.proxies[3].tcp_smart_connect, true);
+  auto wrong =
+      run(with_base("frontend f\n bind :80\n option tcp-smart-connect\n default_backend b\n"
+                    "backend b\n option tcp-smart-accept\n server s 198.18.0.1:80\n"));
+  EXPECT_THAT(
+      wrong.lines(),
+      ElementsAre("8:9: error: 'option tcp-smart-connect' is not allowed in a frontend section",
+                  "11:9: error: 'option tcp-smart-accept' is not allowed in a backend section"));
+}
+
 TEST(LbConfig, UnixBindOwnerAndMode) {
   auto r = run(
       with_base("frontend f\n bind unix@/run/a.sock mode 660 user root group root\n"
