@@ -28,14 +28,19 @@ asio::io_context& Worker::io() {
 }
 
 void Worker::run() {
-  if (!time_per_turn_) {
-    impl_->io.run();
-    return;
-  }
-  struct PerTurn {
-    PerTurn() { core::cache_time_per_turn(true); }
-    ~PerTurn() { core::cache_time_per_turn(false); }
-  } per_turn;
+  // The loop's thread-local settings, for the length of the run.
+  struct Settings {
+    Settings(bool per_turn, IdlePoll* poll) : per_turn_(per_turn) {
+      if (per_turn_) core::cache_time_per_turn(true);
+      detail::idle_poll = poll;
+    }
+    ~Settings() {
+      if (per_turn_) core::cache_time_per_turn(false);
+      detail::idle_poll = nullptr;
+    }
+    bool per_turn_;
+  };
+  Settings settings(time_per_turn_, &idle_poll_);
   impl_->io.run();
 }
 

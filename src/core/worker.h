@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/idle_poll.h"
 
 namespace tandem::core {
 
@@ -26,6 +27,11 @@ class Worker {
   void run();
   // Before run(): the loop's thread reads the clock once per turn (cache_time_per_turn).
   void cache_time_per_turn() { time_per_turn_ = true; }
+  // Before run(): whether and how the loop polls before it sleeps (core/idle_poll.h; by
+  // default it sleeps at once).
+  void poll_before_sleep(IdlePoll::Mode mode) { idle_poll_.set_mode(mode); }
+  // From the loop's own thread: sleep at once from now on.
+  void stop_polling() { idle_poll_.set_mode(IdlePoll::Mode::kOff); }
   // Runs the loop on a thread of its own.
   void start_thread();
   // Asks the loop to return; safe from any thread.
@@ -43,6 +49,7 @@ class Worker {
   std::unique_ptr<Clock> clock_;
   std::thread thread_;
   bool time_per_turn_ = false;
+  IdlePoll idle_poll_{IdlePoll::Mode::kOff};
 };
 
 }  // namespace tandem::core

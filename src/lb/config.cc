@@ -552,6 +552,13 @@ void Tables::add_global() {
          .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.nosplice = true; },
          .doc = "Never splice(2): TCP mode and tunnels copy bytes through a buffer even where "
                 "a proxy's `option splice-*` asks for splicing."});
+  t.add({.name = "busy-polling",
+         .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.busy_polling = true; },
+         .doc = "The threads never sleep: they poll for events without a pause, for the lowest "
+                "latency at the cost of whole cores, as haproxy. `no busy-polling`: they sleep as "
+                "soon as they are out of work. Unset, tandem-lb's default: a thread busy at least "
+                "three quarters of the time polls up to 20 µs before it sleeps, which saves the "
+                "wake-ups that cost most on virtual machines. ('no' allowed)"});
   t.add(
       {.name = "master-worker",
        .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.master_worker = true; },
@@ -2155,6 +2162,17 @@ class Builder {
     const Statement st = Statement::of(l);
     const auto& t = tables();
     const std::string& k = st.keyword->text;
+    if (k == "no") {
+      if (st.args.size() == 1 && st.args[0].text == "busy-polling") {
+        global_.g.busy_polling = false;
+      } else {
+        d_.error(st.where(),
+                 fmt::format("'no {}' is not supported",
+                             st.args.empty() ? std::string() : st.args[0].text),
+                 "in the global section only 'no busy-polling' may start with 'no'");
+      }
+      return;
+    }
     if (t.global.find(k) == nullptr) {
       auto it = t.proxy.caps.find(k);
       if (it != t.proxy.caps.end()) {

@@ -292,6 +292,9 @@ struct Global {
   std::optional<uint32_t> nbthread;  // unset: one per CPU
   bool daemon = false;
   bool nosplice = false;  // never splice(2), whatever the proxies' splice options
+  // busy-polling: the threads never sleep; no busy-polling: they sleep as soon as they are
+  // out of work; unset: they poll a moment first while nearly saturated (core/idle_poll.h).
+  std::optional<bool> busy_polling;
   bool master_worker = false;
   std::string pidfile, user, group, chroot;
   std::vector<LogTarget> logs;

@@ -1862,6 +1862,46 @@ double cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// The process's CPU seconds over `wall` of waiting here.
+double cpu_over(std::chrono::milliseconds wall) {
+  const double before = cpu_seconds();
+  std::this_thread::sleep_for(wall);
+  return cpu_seconds() - before;
+}
+
+// global busy-polling, as haproxy: an idle proxy thread polls without a pause, until a
+// graceful stop; by default (and with 'no busy-polling') an idle one sleeps.
+TEST_F(ProxyTest, BusyPollingSpinsWhileIdleAndStopsWhenLeaving) {
+  Upstream slow([](int fd) {
+    set_timeouts(fd, 5000ms);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    std::this_thread::sleep_for(400ms);
+    if (m.complete) send_all(fd, ok_response("late"));
+  });
+  start(http_config({slow.port()}));
+  EXPECT_LT(cpu_over(200ms), 0.03);
+  stop();
+  start("global\n  no busy-polling\n" + http_config({slow.port()}));
+  EXPECT_LT(cpu_over(200ms), 0.03);
+  stop();
+  start("global\n  busy-polling\n" + http_config({slow.port()}));
+  EXPECT_GT(cpu_over(200ms), 0.06);
+  // A request in flight keeps the leaving thread alive past the stop.
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(50ms);
+  std::promise<void> done;
+  rt_->stop_gracefully([&] { done.set_value(); });
+  std::this_thread::sleep_for(20ms);
+  EXPECT_LT(cpu_over(200ms), 0.03);
+  std::string carry;
+  EXPECT_EQ(read_message(fd, http1::Mode::kResponse, carry).body, "late");
+  ::close(fd);
+  EXPECT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
+}
+
 // A TCP listener in front of one server, 10 s time-outs; `options` go in its defaults
 // (e.g. "option splice-auto"), `global` in a global section.
 std::string tcp_listen_config(uint16_t server_port, std::string_view options = {},

@@ -305,6 +305,20 @@ TEST(LbConfig, TcpSmartAcceptAndConnect) {
                   "11:9: error: 'option tcp-smart-accept' is not allowed in a backend section"));
 }
 
+// busy-polling as haproxy's (never sleep), 'no busy-polling' (sleep at once), unset: ours.
+TEST(LbConfig, BusyPolling) {
+  EXPECT_EQ(run(with_base("backend b\n server s 198.18.0.1:80\n")).cfg.global.busy_polling,
+            std::nullopt);
+  EXPECT_EQ(run("global\n busy-polling\n" + with_base("backend b\n server s 198.18.0.1:80\n"))
+                .cfg.global.busy_polling,
+            true);
+  auto off = run("global\n busy-polling\n no busy-polling\n no nosplice\n" +
+                 with_base("backend b\n server s 198.18.0.1:80\n"));
+  EXPECT_EQ(off.cfg.global.busy_polling, false);
+  EXPECT_THAT(off.lines(), ElementsAre("4:2: error: 'no nosplice' is not supported"));
+  EXPECT_EQ(off.hint(0), "in the global section only 'no busy-polling' may start with 'no'");
+}
+
 TEST(LbConfig, UnixBindOwnerAndMode) {
   auto r = run(
       with_base("frontend f\n bind unix@/run/a.sock mode 660 user root group root\n"
