@@ -925,17 +925,22 @@ size_t epoll_registrations() {
   return n;
 }
 
+// An upstream's handler: reads one request, thinks for `delay`, answers 200 "late".
+std::function<void(int)> answer_late(std::chrono::milliseconds delay) {
+  return [delay](int fd) {
+    set_timeouts(fd, 5000ms);
+    std::string carry;
+    Message m = read_message(fd, http1::Mode::kRequest, carry);
+    std::this_thread::sleep_for(delay);
+    if (m.complete) send_all(fd, ok_response("late"));
+  };
+}
+
 // A client whose request came with its connection is served without its socket joining
 // the loop's epoll set (as haproxy reads first): while the server thinks, only the server
 // connection is registered; a client that makes the proxy wait for its bytes joins.
 TEST_F(ProxyTest, ClientSocketJoinsTheEpollSetOnlyToWait) {
-  Upstream slow([](int fd) {
-    set_timeouts(fd, 5000ms);
-    std::string carry;
-    Message m = read_message(fd, http1::Mode::kRequest, carry);
-    std::this_thread::sleep_for(300ms);
-    if (m.complete) send_all(fd, ok_response("late"));
-  });
+  Upstream slow(answer_late(300ms));
   start(http_config({slow.port()}), 1);
   std::this_thread::sleep_for(50ms);  // the listeners settle in
   // The proxy may accept before the request is sent (a busy machine): that client waits,
@@ -1872,13 +1877,7 @@ double cpu_over(std::chrono::milliseconds wall) {
 // global busy-polling, as haproxy: an idle proxy thread polls without a pause, until a
 // graceful stop; by default (and with 'no busy-polling') an idle one sleeps.
 TEST_F(ProxyTest, BusyPollingSpinsWhileIdleAndStopsWhenLeaving) {
-  Upstream slow([](int fd) {
-    set_timeouts(fd, 5000ms);
-    std::string carry;
-    Message m = read_message(fd, http1::Mode::kRequest, carry);
-    std::this_thread::sleep_for(400ms);
-    if (m.complete) send_all(fd, ok_response("late"));
-  });
+  Upstream slow(answer_late(400ms));
   start(http_config({slow.port()}));
   EXPECT_LT(cpu_over(200ms), 0.03);
   stop();
@@ -1953,13 +1952,7 @@ bool first_ack_held(uint16_t port, std::string_view bytes, bool http, int tries)
 // with its response rather than with a packet of its own at once, a TCP frontend at once;
 // the option forces either.
 TEST_F(ProxyTest, TcpSmartAcceptHoldsTheFirstAckForTheAnswer) {
-  Upstream slow_http([](int fd) {
-    set_timeouts(fd, 5000ms);
-    std::string carry;
-    Message m = read_message(fd, http1::Mode::kRequest, carry);
-    std::this_thread::sleep_for(200ms);
-    if (m.complete) send_all(fd, ok_response("late"));
-  });
+  Upstream slow_http(answer_late(200ms));
   Upstream slow_tcp([](int fd) {
     set_timeouts(fd, 5000ms);
     char c[64];

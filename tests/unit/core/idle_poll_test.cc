@@ -97,7 +97,8 @@ std::chrono::nanoseconds idle_cpu(IdlePoll::Mode mode, std::chrono::milliseconds
   clock_gettime(cid, &b);
   w.stop();
   w.join();
-  return std::chrono::seconds(b.tv_sec - a.tv_sec) + std::chrono::nanoseconds(b.tv_nsec - a.tv_nsec);
+  return std::chrono::seconds(b.tv_sec - a.tv_sec) +
+         std::chrono::nanoseconds(b.tv_nsec - a.tv_nsec);
 }
 
 // Through asio's reactor: a loop told to poll always burns its core while idle (haproxy's
