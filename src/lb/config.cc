@@ -2158,6 +2158,14 @@ class Builder {
     }
   }
 
+  // A line starting with 'no' that the section does not take; `hint` says which it does.
+  void no_not_supported(const Statement& st, const char* hint) {
+    d_.error(
+        st.where(),
+        fmt::format("'no {}' is not supported", st.args.empty() ? std::string() : st.args[0].text),
+        hint);
+  }
+
   void global_line(const Line& l) {
     const Statement st = Statement::of(l);
     const auto& t = tables();
@@ -2166,10 +2174,7 @@ class Builder {
       if (st.args.size() == 1 && st.args[0].text == "busy-polling") {
         global_.g.busy_polling = false;
       } else {
-        d_.error(st.where(),
-                 fmt::format("'no {}' is not supported",
-                             st.args.empty() ? std::string() : st.args[0].text),
-                 "in the global section only 'no busy-polling' may start with 'no'");
+        no_not_supported(st, "in the global section only 'no busy-polling' may start with 'no'");
       }
       return;
     }
@@ -2275,10 +2280,7 @@ class Builder {
         p.logs.clear();
         p.log_global = false;
       } else {
-        d_.error(st.where(),
-                 fmt::format("'no {}' is not supported",
-                             st.args.empty() ? std::string() : st.args[0].text),
-                 "only 'no option <NAME>' and 'no log' may start with 'no'");
+        no_not_supported(st, "only 'no option <NAME>' and 'no log' may start with 'no'");
       }
       return;
     }
