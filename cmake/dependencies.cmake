@@ -15,8 +15,12 @@ find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 # asio, compiled once (ASIO_SEPARATE_COMPILATION): every other TU sees declarations only.
 add_library(tandem_asio STATIC ${CMAKE_SOURCE_DIR}/src/core/asio_impl.cc)
 target_include_directories(tandem_asio SYSTEM PUBLIC ${ASIO_INCLUDE_DIR})
+# asio recycles coroutine frames and operations of up to 1020 bytes through a few freed
+# blocks per kind and thread: two by default, too few for the frames that a thread's
+# sessions hold at once, so a request on a kept connection made about seven mallocs. With
+# 64, none (tests/integration/lb/alloc_test.cc; docs/performance.md).
 target_compile_definitions(tandem_asio PUBLIC ASIO_SEPARATE_COMPILATION ASIO_NO_DEPRECATED
-                                              ASIO_NO_TYPEID)
+                                              ASIO_NO_TYPEID ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=64)
 target_link_libraries(tandem_asio PUBLIC Threads::Threads)
 
 # llhttp: Node.js's strict HTTP/1.1 parser, its three C files built as a static library.

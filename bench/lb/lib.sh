@@ -157,7 +157,7 @@ EOF
 # far; "no strict-limits" lets it run within a lower hard limit (20 000 here is plenty for
 # 10 000 idle clients and a few server connections).
 hap_cfg "$p_hap" "$p_hapt" "no strict-limits" >"$tmp/haproxy.cfg"
-hap_cfg "$p_tan" "$p_tant" >"$tmp/tandem-lb.cfg"
+hap_cfg "$p_tan" "$p_tant" "${A_GLOBAL:-}" "${A_DEFAULTS:-}" >"$tmp/tandem-lb.cfg"
 hap_cfg "$p_tanb" "$p_tanbt" "${B_GLOBAL:-}" "${B_DEFAULTS:-}" >"$tmp/tandem-lb-b.cfg"
 
 mkdir -p "$tmp/ngx/logs"

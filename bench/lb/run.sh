@@ -31,7 +31,9 @@
 # Environment: KEEP=1 keeps the temporary directory (configs, logs, raw results);
 #   B_GLOBAL="LINE" and B_DEFAULTS="LINE" add a line to the global or defaults section of
 #   tandem-lb-b's haproxy.cfg (with -B, or with -B naming the same build: the A/B of a
-#   setting, e.g. B_DEFAULTS="option splice-auto"); SPLICE=1 adds `option splice-auto` to
+#   setting, e.g. B_DEFAULTS="option splice-auto"); A_GLOBAL and A_DEFAULTS do the same for
+#   tandem-lb's (e.g. both with "no busy-polling" for an A/B of builds without polling);
+#   SPLICE=1 adds `option splice-auto` to
 #   every proxy's defaults (HAProxy and tandem-lb then splice in TCP mode; by default both
 #   copy).
 set -euo pipefail

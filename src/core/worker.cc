@@ -1,5 +1,7 @@
 #include "core/worker.h"
 
+#include <pthread.h>
+
 #include <optional>
 
 #include <asio/executor_work_guard.hpp>
@@ -45,7 +47,12 @@ void Worker::run() {
 }
 
 void Worker::start_thread() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    // The worker's name on its thread ("lb-0", ...: top -H, /proc/PID/task/*/comm); the
+    // kernel keeps 15 bytes of it.
+    ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
+    run();
+  });
 }
 
 void Worker::stop() {

@@ -1496,6 +1496,37 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
+  // A 101 to an upgrade or a 2xx to CONNECT: the head to the client, then raw bytes both
+  // ways until either side ends. False: the head could not be written.
+  asio::awaitable<bool> open_tunnel(std::shared_ptr<Session> self, http1::Head& rh,
+                                    bool connect_ok) {
+    http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = !connect_ok});
+    if (connect_ok) http1::del_header(rh.headers, "Content-Length");
+    std::string& out = work().scratch;
+    out.clear();
+    http1::serialize_response_head(rh, out);
+    if (!co_await write_client(out)) co_return false;
+    // Wait for a request body pump (none for an upgrade) and go raw both ways.
+    while (!pump_done_) co_await join().async_wait(kNothrow);
+    if (join_) join_->expires_at(asio::steady_timer::time_point::max());
+    co_await tunnel(std::move(self));
+    co_return true;
+  }
+
+  // What send_client_now left of `bufs` (all but its first `sent` bytes), under `timeout
+  // client`; adds what it wrote to `n`.
+  asio::awaitable<std::error_code> write_client_rest(std::span<asio::const_buffer> bufs,
+                                                     size_t sent, size_t& n) {
+    size_t first = 0;
+    while (sent >= bufs[first].size()) sent -= bufs[first++].size();
+    bufs[first] += sent;
+    arm(Side::kClient, fe_.spec->client);
+    auto [ec, more] = co_await asio::async_write(client_.io(), bufs.subspan(first), kNothrow);
+    disarm(Side::kClient);
+    n += more;
+    co_return ec;
+  }
+
   asio::awaitable<void> run_http(std::shared_ptr<Session> self) {
     const FrontendSpec& fs = *fe_.spec;
     http1::Parser req(http1::Mode::kRequest, fs.limits, &fe_.counters.rejects);
@@ -1553,12 +1584,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool request_whole = head_message_complete_ || head.no_body;
     // haproxy's order: the frontend's http-request rules, the backend choice (which sees
     // their rewrites), then the backend's own http-request rules.
-    if (const ProxyRules* r = rules_of(fs.proxy_index); r != nullptr && !r->http_request.empty()) {
-      lb::RequestContext ctx = acl_base();
-      Outcome o = r->http_request.run(head, ctx);
-      if (o.kind != Outcome::Kind::kContinue)
-        co_return co_await answer_request_locally(o, head, request_whole);
-    }
+    if (request_rules_stop(fs.proxy_index, head))
+      co_return co_await answer_request_locally(work().outcome, head, request_whole);
     if (fs.cfg->stats.enabled && t_.shared.options.stats_page &&
         head.target.starts_with(fs.cfg->stats.uri)) {
       co_return co_await serve_stats(head, req);
@@ -1571,15 +1598,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     be_ = &t_.backends[static_cast<size_t>(bi)];
     ++be_->counters.http_requests;
-    if (be_->spec->proxy_index != fs.proxy_index) {
-      const ProxyRules* r = rules_of(be_->spec->proxy_index);
-      if (r != nullptr && !r->http_request.empty()) {
-        lb::RequestContext ctx = acl_base();
-        Outcome o = r->http_request.run(head, ctx);
-        if (o.kind != Outcome::Kind::kContinue)
-          co_return co_await answer_request_locally(o, head, request_whole);
-      }
-    }
+    if (be_->spec->proxy_index != fs.proxy_index &&
+        request_rules_stop(be_->spec->proxy_index, head))
+      co_return co_await answer_request_locally(work().outcome, head, request_whole);
     const bool upgrade = head.upgrade;
     // Server connections are kept for HTTP/1.1 requests unless a close mode says otherwise;
     // `http-reuse safe` gives a client's first request a connection of its own.
@@ -1596,6 +1617,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!client_.is_open()) co_return false;
       co_return co_await send_gateway_error(503, head, request_whole);
     }
+    co_return co_await exchange(std::move(self), req, head, upgrade, reuse_ok);
+  }
+
+  // The request to the server and the response back, on the connection serve_request got.
+  // Apart from serve_request so that each of their coroutine frames stays within the 1020
+  // bytes that asio recycles (a bigger one costs a malloc and evicts a cached frame).
+  asio::awaitable<bool> exchange(std::shared_ptr<Session> self, http1::Parser& req,
+                                 http1::Head& head, bool upgrade, bool reuse_ok) {
+    const FrontendSpec& fs = *fe_.spec;
     const bool response_rules = has_response_rules();
     const BackendSpec& bs = *be_->spec;
     ++be_->servers[server_index_].counters.http_requests;
@@ -1662,10 +1692,6 @@ class Session : public std::enable_shared_from_this<Session> {
       bool resp_chunked = false;
       bool any_response = false;
       const bool client_10 = head.version == http1::Version::k10;
-      // The request body is all read (a pump still running, or one that failed, is not).
-      auto body_read_whole = [&] {
-        return req_done_now || (pump_done_ && req_body_done_ && !req_body_failed_);
-      };
       server_timed_out_ = false;
       while (!done && !stale) {
         if (sbuf_.empty()) {
@@ -1697,11 +1723,11 @@ class Session : public std::enable_shared_from_this<Session> {
             keep = false;
             if (server_timed_out_ && !head_sent) {
               ++be_->counters.timeouts;
-              keep = co_await send_gateway_error(504, head, body_read_whole());
+              keep = co_await send_gateway_error(504, head, body_read_whole(req_done_now));
               done = keep;
             } else if (!head_sent && client_.is_open()) {
               ++be_->counters.response_errors;
-              keep = co_await send_gateway_error(502, head, body_read_whole());
+              keep = co_await send_gateway_error(502, head, body_read_whole(req_done_now));
               done = keep;
             }
             break;
@@ -1713,7 +1739,7 @@ class Session : public std::enable_shared_from_this<Session> {
               ended(SessionEnd::kServerAbort, phase);
               keep = false;
               if (!head_sent)
-                done = keep = co_await send_gateway_error(502, head, body_read_whole());
+                done = keep = co_await send_gateway_error(502, head, body_read_whole(req_done_now));
               break;
             }
             done = true;
@@ -1727,7 +1753,8 @@ class Session : public std::enable_shared_from_this<Session> {
           ++be_->counters.response_errors;
           ended(SessionEnd::kDenied, head_sent ? TermPhase::kData : TermPhase::kHeaders);
           keep = false;
-          if (!head_sent) done = keep = co_await send_gateway_error(502, head, body_read_whole());
+          if (!head_sent)
+            done = keep = co_await send_gateway_error(502, head, body_read_whole(req_done_now));
           break;
         }
         std::string& chunk_out = work().scratch;
@@ -1751,7 +1778,7 @@ class Session : public std::enable_shared_from_this<Session> {
             ++be_->counters.response_errors;
             ended(SessionEnd::kDenied, TermPhase::kHeaders);
             server_keep = false;
-            done = keep = co_await send_gateway_error(502, head, body_read_whole());
+            done = keep = co_await send_gateway_error(502, head, body_read_whole(req_done_now));
             break;
           }
           if (t_response_ == Duration::zero() || !response_at_) {
@@ -1761,10 +1788,10 @@ class Session : public std::enable_shared_from_this<Session> {
           }
           if (response_rules) {
             // The backend's http-response rules, then the frontend's.
-            Outcome o = run_response_rules(head, rh);
-            if (o.kind != Outcome::Kind::kContinue) {
+            if (response_rules_stop(head, rh)) {
               // The server's answer is dropped, and with it its connection.
-              keep = co_await answer_response_locally(o, head, body_read_whole());
+              keep = co_await answer_response_locally(work().outcome, head,
+                                                      body_read_whole(req_done_now));
               done = true;
               server_keep = false;
               break;
@@ -1778,16 +1805,9 @@ class Session : public std::enable_shared_from_this<Session> {
           const bool connect_ok =
               upgrade && head.method == "CONNECT" && rh.status >= 200 && rh.status < 300;
           if ((rh.status == 101 && upgrade) || connect_ok) {
-            http1::remove_hop_by_hop(rh.headers, {.keep_upgrade = !connect_ok});
-            if (connect_ok) http1::del_header(rh.headers, "Content-Length");
-            http1::serialize_response_head(rh, chunk_out);
             sbuf_.consume(p.consumed);
-            if (!co_await write_client(chunk_out)) break;
-            // Wait for a request body pump (none for an upgrade) and go raw both ways.
-            while (!pump_done_) co_await join().async_wait(kNothrow);
-            if (join_) join_->expires_at(asio::steady_timer::time_point::max());
-            co_await tunnel(self);
-            co_return false;
+            if (co_await open_tunnel(std::move(self), rh, connect_ok)) co_return false;
+            break;  // the head could not be written
           }
           if (upgrade) req.upgrade_refused();
           // An HTTP/1.0 client cannot read chunks: it gets the body plain, ended by close.
@@ -1830,16 +1850,8 @@ class Session : public std::enable_shared_from_this<Session> {
           const size_t now = send_client_now(std::span(bufs.data(), nb), finish);
           std::error_code ec;
           size_t n = now;
-          if (size_t skip = now, first = 0; skip < asio::buffer_size(bufs)) {
-            while (skip >= bufs[first].size()) skip -= bufs[first++].size();
-            bufs[first] += skip;
-            arm(Side::kClient, fs.client);
-            auto [wec, more] = co_await asio::async_write(
-                client_.io(), std::span(bufs.data() + first, nb - first), kNothrow);
-            disarm(Side::kClient);
-            ec = wec;
-            n += more;
-          }
+          if (now < asio::buffer_size(bufs))
+            ec = co_await write_client_rest(std::span(bufs.data(), nb), now, n);
           count_client_write(n);
           if (ec) {
             ended(client_timed_out_ ? SessionEnd::kClientTimeout : SessionEnd::kClientAbort,
@@ -1957,26 +1969,47 @@ class Session : public std::enable_shared_from_this<Session> {
     return (f != nullptr && !f->http_response.empty()) ||
            (b != nullptr && !b->http_response.empty());
   }
+  // The request body is all read (a pump still running, or one that failed, is not).
+  bool body_read_whole(bool req_done_now) const {
+    return req_done_now || (pump_done_ && req_body_done_ && !req_body_failed_);
+  }
+
   bool may_keep_client(const http1::Head& head, bool request_whole) const {
     return head.keep_alive && request_whole && !t_.stopping &&
            fe_.spec->cfg->http_conn_mode != HttpConnMode::kClose &&
            (be_ == nullptr || be_->spec->cfg->http_conn_mode != HttpConnMode::kClose);
   }
 
+  // The outcome of rules is kept in the work area rather than in the coroutines' frames:
+  // asio recycles frames of up to 1020 bytes only, and an Outcome is about 170.
+
+  // One proxy's http-request rules. True: they answered (work().outcome says how).
+  bool request_rules_stop(size_t proxy_index, http1::Head& head) {
+    const ProxyRules* r = rules_of(proxy_index);
+    if (r == nullptr || r->http_request.empty()) return false;
+    lb::RequestContext ctx = acl_base();
+    Outcome& o = work().outcome;
+    o = r->http_request.run(head, ctx);
+    return o.kind != Outcome::Kind::kContinue;
+  }
+
   // The backend's http-response rules, then the frontend's (once for a listen section).
-  Outcome run_response_rules(const http1::Head& request, http1::Head& response) {
+  // True: they answered in place of the server (work().outcome says how).
+  bool response_rules_stop(const http1::Head& request, http1::Head& response) {
     lb::RequestContext ctx = acl_base();
     ctx.request = &request;
+    Outcome& o = work().outcome;
     if (be_->spec->proxy_index != fe_.spec->proxy_index) {
       const ProxyRules* r = rules_of(be_->spec->proxy_index);
       if (r != nullptr && !r->http_response.empty()) {
-        Outcome o = r->http_response.run(response, ctx);
-        if (o.kind != Outcome::Kind::kContinue) return o;
+        o = r->http_response.run(response, ctx);
+        if (o.kind != Outcome::Kind::kContinue) return true;
       }
     }
     const ProxyRules* r = rules_of(fe_.spec->proxy_index);
-    if (r != nullptr && !r->http_response.empty()) return r->http_response.run(response, ctx);
-    return {};
+    if (r == nullptr || r->http_response.empty()) return false;
+    o = r->http_response.run(response, ctx);
+    return o.kind != Outcome::Kind::kContinue;
   }
 
   // deny / redirect / return / use-service from http-request rules. Like haproxy, the client
@@ -2273,6 +2306,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string scratch;    // a response head and re-framed body pieces to the client
     std::string head_body;  // body bytes that came with the request head
     std::optional<std::string> request_line;  // for the log; unset: <BADREQ>
+    Outcome outcome;                          // of the last rules that answered locally
   };
   // Work areas dropped by sessions wait in a per-thread cache for the next one (a new
   // connection's request then copies into strings that already have room).
