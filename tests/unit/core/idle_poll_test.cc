@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,7 +19,7 @@ namespace {
 constexpr int64_t kUs = 1000;
 
 // Drives `p` through `rounds` turns of `busy_us` of work then a wait of `wait_us`, from
-// `t` on; returns the spin asked for at the last wait.
+// `t` on; returns the poll or nap asked for at the last wait.
 int64_t run_pattern(IdlePoll& p, int64_t& t, int64_t busy_us, int64_t wait_us, int rounds) {
   int64_t spin = 0;
   for (int i = 0; i < rounds; ++i) {
@@ -34,8 +36,8 @@ TEST(IdlePoll, SleepsAtOnceUntilTheLoopIsBusyWithShortWaits) {
   int64_t t = 1'000'000'000;
   EXPECT_EQ(p.before_wait(t), 0);  // nothing known yet: sleep
   p.after_wait(t += 5 * kUs);
-  // Busy 90% of the time, waits of 10 µs: poll.
-  EXPECT_EQ(run_pattern(p, t, 90, 10, 200), IdlePoll::kMaxSpinNs);
+  // Busy 90% of the time, waits of 10 µs: nap.
+  EXPECT_EQ(run_pattern(p, t, 90, 10, 200), IdlePoll::kNapNs);
   EXPECT_NEAR(p.busy_share(), 0.9, 0.01);
 }
 
@@ -50,19 +52,19 @@ TEST(IdlePoll, ALightlyLoadedLoopSleepsAtOnce) {
 TEST(IdlePoll, ABusyLoopWithLongWaitsSleepsAtOnce) {
   IdlePoll p;
   int64_t t = 1'000'000'000;
-  // Busy 90%, but each wait is 100 µs, longer than a poll would last.
+  // Busy 90%, but each wait is 100 µs, longer than a nap.
   EXPECT_EQ(run_pattern(p, t, 900, 100, 200), 0);
 }
 
 TEST(IdlePoll, StopsAfterAnIdlePeriodAndResumesUnderLoad) {
   IdlePoll p;
   int64_t t = 1'000'000'000;
-  ASSERT_EQ(run_pattern(p, t, 90, 10, 200), IdlePoll::kMaxSpinNs);
+  ASSERT_EQ(run_pattern(p, t, 90, 10, 200), IdlePoll::kNapNs);
   // A second asleep: the next waits sleep at once...
   run_pattern(p, t, 90, 1'000'000, 1);
   EXPECT_EQ(run_pattern(p, t, 90, 10, 5), 0);
   // ...until the load has lasted again (a few of the 16 ms window).
-  EXPECT_EQ(run_pattern(p, t, 90, 10, 2000), IdlePoll::kMaxSpinNs);
+  EXPECT_EQ(run_pattern(p, t, 90, 10, 2000), IdlePoll::kNapNs);
 }
 
 TEST(IdlePoll, ModesOffAndAlways) {
@@ -71,6 +73,69 @@ TEST(IdlePoll, ModesOffAndAlways) {
   EXPECT_EQ(run_pattern(p, t, 1, 1000, 3), IdlePoll::kForeverNs);
   p.set_mode(IdlePoll::Mode::kOff);
   EXPECT_EQ(run_pattern(p, t, 90, 10, 200), 0);
+}
+
+// What wait_for_events did, with a fake epoll_wait, nap and clock.
+struct FakeLoop {
+  std::vector<std::string> calls;
+  std::vector<int> answers;  // what each poll returns, in order; then 0
+  size_t next = 0;
+  int64_t t = 1'000'000'000;
+  int wait(IdlePoll& p, int timeout_ms) {
+    calls.clear();
+    return wait_for_events(
+        p, timeout_ms,
+        [&](int ms) {
+          calls.push_back("poll " + std::to_string(ms));
+          t += kUs;  // each poll takes 1 µs
+          return next < answers.size() ? answers[next++] : 0;
+        },
+        [&](int64_t ns) {
+          calls.push_back("nap " + std::to_string(ns));
+          t += ns;
+        },
+        [&] { return t; });
+  }
+};
+
+// A busy loop: one poll without waiting, then a nap, then the ordinary wait, which finds
+// at once what came during the nap.
+TEST(IdlePoll, ABusyLoopNapsBeforeItSleeps) {
+  IdlePoll p;
+  FakeLoop loop;
+  int64_t t = loop.t;
+  run_pattern(p, t, 90, 10, 200);
+  loop.t = t + 90 * kUs;
+  loop.answers = {0, 3};
+  EXPECT_EQ(loop.wait(p, 1000), 3);
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{
+                            "poll 0", "nap " + std::to_string(IdlePoll::kNapNs), "poll 1000"}));
+  // Something there already: no nap.
+  loop.answers = {2};
+  loop.next = 0;
+  EXPECT_EQ(loop.wait(p, 1000), 2);
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{"poll 0"}));
+}
+
+TEST(IdlePoll, AnIdleLoopAndANullTimeoutOnlyWait) {
+  IdlePoll p;
+  FakeLoop loop;
+  EXPECT_EQ(loop.wait(p, 1000), 0);  // nothing known yet
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{"poll 1000"}));
+  EXPECT_EQ(loop.wait(p, 0), 0);
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{"poll 0"}));
+  p.set_mode(IdlePoll::Mode::kOff);
+  EXPECT_EQ(loop.wait(p, -1), 0);
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{"poll -1"}));
+}
+
+// haproxy's busy-polling: polls without waiting until something comes, never naps.
+TEST(IdlePoll, AlwaysPollsUntilAnEvent) {
+  IdlePoll p(IdlePoll::Mode::kAlways);
+  FakeLoop loop;
+  loop.answers = {0, 0, 0, 1};
+  EXPECT_EQ(loop.wait(p, -1), 1);
+  EXPECT_EQ(loop.calls, (std::vector<std::string>{"poll 0", "poll 0", "poll 0", "poll 0"}));
 }
 
 // The CPU time the worker's thread used over `wall` with nothing to do.
