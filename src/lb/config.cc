@@ -557,8 +557,9 @@ void Tables::add_global() {
          .doc = "The threads never sleep: they poll for events without a pause, for the lowest "
                 "latency at the cost of whole cores, as haproxy. `no busy-polling`: they sleep as "
                 "soon as they are out of work. Unset, tandem-lb's default: a thread busy at least "
-                "three quarters of the time polls up to 20 µs before it sleeps, which saves the "
-                "wake-ups that cost most on virtual machines. ('no' allowed)"});
+                "three quarters of the time naps 20 µs on a timer before it sleeps on its "
+                "events, so that its peers need not wake it (the wake-ups cost most on virtual "
+                "machines) and it takes their events together. ('no' allowed)"});
   t.add(
       {.name = "master-worker",
        .handler = [](const Statement&, GlobalDraft& g, Diagnostics&) { g.g.master_worker = true; },

@@ -118,6 +118,86 @@ void mark_not_dup(Socket& s) {
   impl.state_ &= static_cast<unsigned char>(~asio::detail::socket_ops::possible_dup);
 }
 
+// A read that tells asio's reactor when it drained the socket. asio tries a read before it
+// waits for a descriptor unless the descriptor's last read came back "exhausted", which its
+// own reads report at end of stream only; so after a response the next read of the client
+// (its next request) and, after a request, the first read of the server (its response)
+// each failed with EAGAIN first: two system calls per keep-alive request for nothing.
+// haproxy's rule is ours here: a read shorter than the buffer emptied the socket (TCP hands
+// over all it holds), so it reports done_and_exhausted and the reactor waits for the next
+// readiness event before reading again. The reactor records that under the descriptor's
+// lock in the pass that made the read, so an event that comes after it is never missed.
+// Built on asio 1.22's reactor_op and epoll_reactor::start_op (the version range is checked
+// above, with the socket state bits).
+template <typename Handler>
+class DrainingRecvOp : public asio::detail::reactor_op {
+ public:
+  DrainingRecvOp(int fd, asio::mutable_buffer buf, Handler&& h)
+      : reactor_op(std::error_code(), &perform_recv, &complete),
+        fd_(fd),
+        buf_(buf),
+        handler_(std::move(h)) {}
+
+  static void* allocate() {
+    return asio::detail::thread_info_base::allocate(
+        asio::detail::thread_context::top_of_thread_call_stack(), sizeof(DrainingRecvOp));
+  }
+
+ private:
+  static status perform_recv(reactor_op* base) {
+    auto* o = static_cast<DrainingRecvOp*>(base);
+    if (o->buf_.size() == 0) return done;  // as asio's: nothing asked, nothing read, no error
+    for (;;) {
+      const ssize_t n = ::recv(o->fd_, o->buf_.data(), o->buf_.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        o->bytes_transferred_ = static_cast<size_t>(n);
+        return static_cast<size_t>(n) < o->buf_.size() ? done_and_exhausted : done;
+      }
+      if (n == 0) {
+        o->ec_ = asio::error::eof;
+        return done_and_exhausted;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+      o->ec_ = std::error_code(errno, asio::error::get_system_category());
+      return done;
+    }
+  }
+
+  // owner is null when the io_context is destroyed with the operation pending: free only.
+  static void complete(void* owner, asio::detail::scheduler_operation* base,
+                       const std::error_code& /*result_ec*/, size_t /*bytes*/) {
+    auto* o = static_cast<DrainingRecvOp*>(base);
+    Handler handler(std::move(o->handler_));
+    const std::error_code ec = o->ec_;
+    const size_t n = o->bytes_transferred_;
+    o->~DrainingRecvOp();
+    asio::detail::thread_info_base::deallocate(
+        asio::detail::thread_context::top_of_thread_call_stack(), o, sizeof(DrainingRecvOp));
+    if (owner != nullptr) std::move(handler)(ec, n);
+  }
+
+  int fd_;
+  asio::mutable_buffer buf_;
+  Handler handler_;
+};
+
+// async_read_some for our sockets, with DrainingRecvOp: completes with (error_code, bytes).
+template <typename Token>
+auto async_read_draining(Socket& s, asio::mutable_buffer buf, Token&& token) {
+  return asio::async_initiate<Token, void(std::error_code, size_t)>(
+      [&s, buf](auto handler) {
+        using Op = DrainingRecvOp<std::decay_t<decltype(handler)>>;
+        auto& impl = (s.*&SocketImplAccess::impl_).get_implementation();
+        auto& reactor = asio::use_service<asio::detail::epoll_reactor>(
+            asio::query(s.get_executor(), asio::execution::context));
+        auto* op = new (Op::allocate()) Op(impl.socket_, buf, std::move(handler));
+        reactor.start_op(asio::detail::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op,
+                         /*is_continuation=*/false, /*allow_speculative=*/true);
+      },
+      token);
+}
+
 // The client's socket, which joins the thread's epoll set only when the session first has to
 // wait for it (asio registers a descriptor when it is assigned). A client that sends its
 // request with the connection and closes after the answer never enters it, as with haproxy,
@@ -1337,7 +1417,7 @@ class Session : public std::enable_shared_from_this<Session> {
         bufferless_ = false;  // bytes are there: read them into a buffer
       }
       set_idle_wait(empty);
-      auto [ec, n] = co_await client_.io().async_read_some(cbuf_.space(), kNothrow);
+      auto [ec, n] = co_await async_read_draining(client_.io(), cbuf_.space(), kNothrow);
       set_idle_wait(false);
       const bool shed = shed_requested_;
       shed_requested_ = false;
@@ -1696,7 +1776,7 @@ class Session : public std::enable_shared_from_this<Session> {
       while (!done && !stale) {
         if (sbuf_.empty()) {
           arm(Side::kServer, bs.server);
-          auto [ec, n] = co_await server_.async_read_some(sbuf_.space(), kNothrow);
+          auto [ec, n] = co_await async_read_draining(server_, sbuf_.space(), kNothrow);
           disarm(Side::kServer);
           if (ec && !any_response && reused_ && req_done_now && round == 0 && !server_timed_out_) {
             stale = true;
