@@ -128,7 +128,8 @@ void mark_not_dup(Socket& s) {
 // readiness event before reading again. The reactor records that under the descriptor's
 // lock in the pass that made the read, so an event that comes after it is never missed.
 // Built on asio 1.22's reactor_op and epoll_reactor::start_op (the version range is checked
-// above, with the socket state bits).
+// above, with the socket state bits). No per-operation cancellation slot: sessions cancel
+// their reads through the socket (cancel, close), which ends these as asio's own.
 template <typename Handler>
 class DrainingRecvOp : public asio::detail::reactor_op {
  public:
