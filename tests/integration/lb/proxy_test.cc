@@ -140,15 +140,8 @@ class ProxyTest : public ::testing::Test {
     for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;) {
       text.replace(at, 11, "fd@" + std::to_string(lfd));
     }
-    auto path = std::filesystem::temp_directory_path() /
-                ("tandem-proxy-test-" + std::to_string(::getpid()) + ".cfg");
-    {
-      std::ofstream f(path);
-      f << text;
-    }
     core::Diagnostics diags;
-    config_ = load_config({path.string()}, diags);
-    std::filesystem::remove(path);
+    config_ = load_config_text(text, diags);
     ASSERT_FALSE(diags.has_errors()) << diags.to_string();
     RuntimeOptions o;
     o.threads = threads;
@@ -1148,15 +1141,8 @@ std::string create_error(std::string text, const std::function<void(RuntimeOptio
   // Nothing listens: the failures tested come before any bind.
   for (size_t at; (at = text.find("127.0.0.1:0\n")) != std::string::npos;)
     text.replace(at, 11, "127.0.0.1:" + std::to_string(free_port()));
-  auto path = std::filesystem::temp_directory_path() /
-              ("tandem-proxy-test-bad-" + std::to_string(::getpid()) + ".cfg");
-  {
-    std::ofstream f(path);
-    f << text;
-  }
   core::Diagnostics diags;
-  Config config = load_config({path.string()}, diags);
-  std::filesystem::remove(path);
+  Config config = load_config_text(text, diags);
   if (diags.has_errors()) return "config: " + diags.to_string();
   RuntimeOptions o;
   o.threads = 1;

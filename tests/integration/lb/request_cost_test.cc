@@ -17,8 +17,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <new>
 #include <string>
 #include <thread>
@@ -175,15 +173,8 @@ std::unique_ptr<Runtime> start_proxy(const Config& config) {
 Config load(std::string text, int listen_fd) {
   const std::string marker = "127.0.0.1:0\n";
   text.replace(text.find(marker), marker.size() - 1, "fd@" + std::to_string(listen_fd));
-  auto path = std::filesystem::temp_directory_path() /
-              ("tandem-alloc-test-" + std::to_string(::getpid()) + ".cfg");
-  {
-    std::ofstream f(path);
-    f << text;
-  }
   core::Diagnostics diags;
-  Config config = load_config({path.string()}, diags);
-  std::filesystem::remove(path);
+  Config config = load_config_text(text, diags);
   EXPECT_FALSE(diags.has_errors()) << diags.to_string();
   return config;
 }
@@ -201,6 +192,7 @@ bool requests(int fd, int count) {
 }
 
 struct Counts {
+  uint64_t start_allocations = 0;  // from the proxy's start to the end of the warm-up
   uint64_t allocations = UINT64_MAX;
   uint64_t reads = 0;
   uint64_t empty_reads = UINT64_MAX;
@@ -209,6 +201,7 @@ struct Counts {
 // 1000 requests on a warm kept connection through a proxy with `extra` in its frontend:
 // what the worker did meanwhile.
 Counts worker_counts_for(std::string_view extra) {
+  const uint64_t at_start = g_worker_allocations.load();
   Upstream up;
   const int lfd = listening_socket();
   Config config = load(
@@ -228,36 +221,18 @@ Counts worker_counts_for(std::string_view extra) {
   const uint64_t reads = g_worker_reads.load();
   const uint64_t empty_reads = g_worker_empty_reads.load();
   EXPECT_TRUE(requests(fd, 1000));
-  Counts c{g_worker_allocations.load() - allocations, g_worker_reads.load() - reads,
-           g_worker_empty_reads.load() - empty_reads};
+  Counts c{allocations - at_start, g_worker_allocations.load() - allocations,
+           g_worker_reads.load() - reads, g_worker_empty_reads.load() - empty_reads};
   ::close(fd);
   rt->stop_now();
   rt->join();
   return c;
 }
 
+// The counting must see the worker at all: starting, its first requests allocate (a
+// session, its coroutines, a server connection).
 TEST(LbRequestCost, TheWorkerThreadIsNamedAndCounted) {
-  // The counting must see the worker at all: its first requests allocate (a session, its
-  // coroutines, a server connection).
-  const uint64_t before = g_worker_allocations.load();
-  Upstream up;
-  const int lfd = listening_socket();
-  Config config = load(
-      "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n"
-      "frontend fe\n  bind 127.0.0.1:0\n  default_backend be\nbackend be\n  server s1 "
-      "127.0.0.1:" +
-          std::to_string(up.port()) + "\n",
-      lfd);
-  auto rt = start_proxy(config);
-  ::close(lfd);
-  ASSERT_TRUE(rt);
-  const int fd = connect_to(rt->port_of("fe"));
-  ASSERT_GE(fd, 0);
-  EXPECT_TRUE(requests(fd, 3));
-  ::close(fd);
-  rt->stop_now();
-  rt->join();
-  EXPECT_GT(g_worker_allocations.load() - before, 5u);
+  EXPECT_GT(worker_counts_for("").start_allocations, 5u);
 }
 
 // 1000 requests on a warm kept connection: fewer than one allocation per 100 requests

@@ -1,6 +1,6 @@
 // Small blocking-socket helpers shared by the lb integration tests (proxy, smuggling,
-// differential): raw clients on loopback with time-outs, so a test never hangs, and a
-// reader of whole HTTP messages.
+// differential, request cost): raw clients on loopback with time-outs, so a test never
+// hangs, a reader of whole HTTP messages, and a haproxy.cfg loaded from a string.
 #pragma once
 
 #include <arpa/inet.h>
@@ -11,12 +11,32 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 
+#include "core/diagnostic.h"
+#include "lb/config.h"
 #include "lb/http1.h"
 
 namespace tandem::lb::netutil {
+
+// `text` as a haproxy.cfg, through a file of its own (load_config reads files), which is
+// removed again. Diagnostics go to `diags`.
+inline Config load_config_text(std::string_view text, core::Diagnostics& diags) {
+  static int serial = 0;
+  const auto path =
+      std::filesystem::temp_directory_path() /
+      ("tandem-lb-test-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".cfg");
+  {
+    std::ofstream f(path);
+    f << text;
+  }
+  Config config = load_config({path.string()}, diags);
+  std::filesystem::remove(path);
+  return config;
+}
 
 inline void set_timeouts(int fd, std::chrono::milliseconds t = std::chrono::milliseconds(2000)) {
   timeval tv{static_cast<time_t>(t.count() / 1000),

@@ -229,15 +229,8 @@ class ProxyFixture : public ::testing::Test {
         "\n  default_backend be\n"
         "backend be\n  server s1 127.0.0.1:" +
         std::to_string(upstream_.port()) + "\n";
-    auto path = std::filesystem::temp_directory_path() /
-                ("tandem-smuggling-" + std::to_string(::getpid()) + ".cfg");
-    {
-      std::ofstream f(path);
-      f << text;
-    }
     core::Diagnostics diags;
-    config_ = load_config({path.string()}, diags);
-    std::filesystem::remove(path);
+    config_ = load_config_text(text, diags);
     ASSERT_FALSE(diags.has_errors()) << diags.to_string();
     RuntimeOptions o;
     o.threads = 1;
