@@ -27,10 +27,10 @@ class Worker {
   void run();
   // Before run(): the loop's thread reads the clock once per turn (cache_time_per_turn).
   void cache_time_per_turn() { time_per_turn_ = true; }
-  // Before run(): whether and how the loop polls before it sleeps (core/idle_poll.h; by
-  // default it sleeps at once).
+  // Before run(): whether the loop naps (kAdaptive) or polls (kAlways) before it sleeps
+  // (core/idle_poll.h; by default it sleeps at once).
   void poll_before_sleep(IdlePoll::Mode mode) { idle_poll_.set_mode(mode); }
-  // From the loop's own thread: sleep at once from now on.
+  // From the loop's own thread: sleep at once from now on, neither napping nor polling.
   void stop_polling() { idle_poll_.set_mode(IdlePoll::Mode::kOff); }
   // Runs the loop on a thread of its own.
   void start_thread();

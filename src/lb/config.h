@@ -293,7 +293,7 @@ struct Global {
   bool daemon = false;
   bool nosplice = false;  // never splice(2), whatever the proxies' splice options
   // busy-polling: the threads never sleep; no busy-polling: they sleep as soon as they are
-  // out of work; unset: they poll a moment first while nearly saturated (core/idle_poll.h).
+  // out of work; unset: they nap a moment first while nearly saturated (core/idle_poll.h).
   std::optional<bool> busy_polling;
   bool master_worker = false;
   std::string pidfile, user, group, chroot;

@@ -313,8 +313,8 @@ struct Runtime::Impl {
   void stop_on(ThreadRt& t, bool hard) {
     if (!t.stopping) {
       t.stopping = true;
-      // A leaving proxy sleeps when idle, whatever its polling (haproxy drops busy-polling
-      // in old processes too): its successor wants the cores.
+      // A leaving proxy sleeps at once when idle, whatever its polling or napping (haproxy
+      // drops busy-polling in old processes too): its successor wants the cores.
       t.worker.stop_polling();
       for (FrontendRt& fe : t.frontends) {
         for (auto& a : fe.acceptors) {
@@ -912,9 +912,9 @@ void Runtime::start() {
     // Time-outs and log timings take the time of the loop's turn, as haproxy's now_ms:
     // about 17 clock reads a keep-alive request become the turn's one.
     tp->worker.cache_time_per_turn();
-    // A saturated proxy thread polls a moment before it sleeps rather than being woken
-    // for each next event (core/idle_poll.h); `busy-polling`: it never sleeps, as haproxy;
-    // `no busy-polling`: it sleeps at once.
+    // A saturated proxy thread naps a moment on a timer before it sleeps rather than being
+    // woken for each next event (core/idle_poll.h); `busy-polling`: it never sleeps but
+    // polls, as haproxy; `no busy-polling`: it sleeps at once.
     const std::optional<bool> busy = im.shared->config.global.busy_polling;
     tp->worker.poll_before_sleep(!busy   ? core::IdlePoll::Mode::kAdaptive
                                  : *busy ? core::IdlePoll::Mode::kAlways

@@ -21,14 +21,14 @@ constexpr int64_t kUs = 1000;
 // Drives `p` through `rounds` turns of `busy_us` of work then a wait of `wait_us`, from
 // `t` on; returns the poll or nap asked for at the last wait.
 int64_t run_pattern(IdlePoll& p, int64_t& t, int64_t busy_us, int64_t wait_us, int rounds) {
-  int64_t spin = 0;
+  int64_t ahead = 0;
   for (int i = 0; i < rounds; ++i) {
     t += busy_us * kUs;
-    spin = p.before_wait(t);
+    ahead = p.before_wait(t);
     t += wait_us * kUs;
     p.after_wait(t);
   }
-  return spin;
+  return ahead;
 }
 
 TEST(IdlePoll, SleepsAtOnceUntilTheLoopIsBusyWithShortWaits) {
